@@ -1,4 +1,50 @@
 /**
  * `codex-broker`: the library entry point. Re-exports only; each surface adds its public API here as it lands.
+ * The sign-in protocol is exported step by step (each a request builder plus a response processor in
+ * `src/oauth`), but only the steps a caller composes; the transport helpers stay internal.
  */
 export * from './lib/index.js'
+export {
+  assertSafeEndpoint,
+  buildAuthorizeUrl,
+  CODEX_CLIENT_ID,
+  createPkcePair,
+  createState,
+  DEFAULT_CALLBACK_PORTS,
+  DEFAULT_ISSUER,
+  DEFAULT_ORIGINATOR,
+  DEVICE_CODE_PHISHING_WARNING,
+  exchangeAuthorizationCode,
+  exchangeForApiKey,
+  isPermanentRefreshError,
+  loginManually,
+  loginWithBrowser,
+  loginWithDeviceCode,
+  parseAccessTokenClaims,
+  parseIdTokenClaims,
+  parseRedirectUrl,
+  pollDeviceAuthorization,
+  refreshTokens,
+  requestDeviceCode,
+  revokeRefreshToken,
+  SCOPE,
+  startCallbackServer,
+  type AccessTokenClaims,
+  type BrowserLoginOptions,
+  type CallbackServer,
+  type CallbackServerOptions,
+  type DeviceCodePrompt,
+  type DeviceLoginOptions,
+  type IdTokenClaims,
+  type IssuerConfig,
+  type LoginResult,
+  type ManualLoginOptions,
+  type PersistTokens,
+  type PlanType,
+  type RefreshedTokens,
+  type RefreshReason,
+  type TokenSet,
+} from './oauth/index.js'
+export * from './store/index.js'
+export * from './tokens/index.js'
+export * from './upstream/index.js'

@@ -5,6 +5,7 @@
  * `process.env`.
  */
 import { Command, CommanderError } from 'commander'
+import { EXIT_USAGE } from './exit-codes.js'
 import { VERSION } from './version.js'
 
 const program = new Command('codex-broker')
@@ -12,8 +13,104 @@ const program = new Command('codex-broker')
     'Use your ChatGPT sign-in (Codex) or an OpenAI API key from your own tools without handing out the token.',
   )
   .version(VERSION, '-v, --version', 'print the version')
+  .option('--home <dir>', 'where accounts live (env CODEX_BROKER_HOME; default ~/.codex-broker)')
+  .option(
+    '--issuer <url>',
+    'sign-in issuer (env CODEX_BROKER_ISSUER; default https://auth.openai.com)',
+  )
+  .option('--backend-url <url>', 'ChatGPT backend (env CODEX_BROKER_BACKEND_URL)')
+  .option('--api-url <url>', 'OpenAI API (env CODEX_BROKER_API_URL)')
+  .option(
+    '--encrypt',
+    'encrypt credentials at rest (env CODEX_BROKER_ENCRYPT=1 or CODEX_BROKER_KEY)',
+  )
   .showHelpAfterError('(run codex-broker --help for usage)')
   .exitOverride()
+
+/** The global flags merged with the command's own. */
+function flagsOf(command: Command): Record<string, unknown> {
+  return command.optsWithGlobals()
+}
+
+program
+  .command('login')
+  .description('sign a ChatGPT account in (browser by default)')
+  .option('--device', 'device-code sign-in, for machines without a browser')
+  .option('--manual', 'print the address, then paste back where the browser ended')
+  .option('--label <name>', 'a name for this account')
+  .option('--no-open', 'print the address instead of opening a browser')
+  .option('--with-api-key-exchange', 'also obtain an OpenAI API key for the account')
+  .option(
+    '--callback-port <port>',
+    'loopback callback port to use (repeatable; the real issuer accepts only 1455 and 1457)',
+    (value: string, previous: string[] | undefined) => [...(previous ?? []), value],
+  )
+  .option('--json', 'one JSON event per line')
+  .action(async (_options: unknown, command: Command) => {
+    const { runLogin } = await import('./commands/login.js')
+    await runLogin(flagsOf(command))
+  })
+
+program
+  .command('logout')
+  .description('forget an account on this machine (--everywhere also revokes it at OpenAI)')
+  .argument('[account]', 'account id, email or label (optional with a single account)')
+  .option('--everywhere', 'revoke the sign-in at OpenAI: signs the account out on every machine')
+  .option('--json', 'one JSON event per line')
+  .action(async (account: string | undefined, _options: unknown, command: Command) => {
+    const { runLogout } = await import('./commands/logout.js')
+    await runLogout(account, flagsOf(command))
+  })
+
+const accounts = program
+  .command('accounts')
+  .description('list the accounts (subcommands: import, export, remove)')
+  .option('--json', 'one JSON object')
+  .action(async (_options: unknown, command: Command) => {
+    const { runAccountsList } = await import('./commands/accounts.js')
+    await runAccountsList(flagsOf(command))
+  })
+
+accounts
+  .command('import')
+  .description("import the official Codex CLI's auth.json (a file or a folder of them)")
+  .argument('[path]', 'default: $CODEX_HOME/auth.json or ~/.codex/auth.json')
+  .option('--json', 'one JSON event per line')
+  .action(async (path: string | undefined, _options: unknown, command: Command) => {
+    const { runAccountsImport } = await import('./commands/accounts.js')
+    await runAccountsImport(path, flagsOf(command))
+  })
+
+accounts
+  .command('export')
+  .description("write an account as the official Codex CLI's auth.json (mode 0600)")
+  .argument('<account>', 'account id, email or label')
+  .option('--out <file>', 'where to write it (default ./auth.json)')
+  .option('--force', 'replace an existing file')
+  .option('--json', 'one JSON event per line')
+  .action(async (account: string, _options: unknown, command: Command) => {
+    const { runAccountsExport } = await import('./commands/accounts.js')
+    await runAccountsExport(account, flagsOf(command))
+  })
+
+accounts
+  .command('remove')
+  .description('forget an account on this machine')
+  .argument('<account>', 'account id, email or label')
+  .option('--json', 'one JSON event per line')
+  .action(async (account: string, _options: unknown, command: Command) => {
+    const { runAccountsRemove } = await import('./commands/accounts.js')
+    await runAccountsRemove(account, flagsOf(command))
+  })
+
+program
+  .command('status')
+  .description('every account with its plan, state and usage windows')
+  .option('--json', 'one JSON object')
+  .action(async (_options: unknown, command: Command) => {
+    const { runStatus } = await import('./commands/status.js')
+    await runStatus(flagsOf(command))
+  })
 
 program
   .command('sim')
@@ -44,9 +141,10 @@ try {
   await program.parseAsync(process.argv)
 } catch (error) {
   if (error instanceof CommanderError) {
-    process.exitCode = error.exitCode
+    // Help and version exit 0; every other commander error is a usage error.
+    process.exitCode = error.exitCode === 0 ? 0 : EXIT_USAGE
   } else {
-    const { reportFatal } = await import('./report-fatal.js')
-    reportFatal(error)
+    const { CliOutput } = await import('./output.js')
+    new CliOutput(false).fail(error)
   }
 }

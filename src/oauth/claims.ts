@@ -40,7 +40,7 @@ const authClaimsSchema = z
 const payloadSchema = z
   .object({
     email: z.string().optional(),
-    exp: z.number().finite().optional(),
+    exp: z.number().optional(),
     [PROFILE_CLAIM]: z.object({ email: z.string().optional() }).loose().optional(),
     [AUTH_CLAIM]: authClaimsSchema.optional(),
   })
@@ -72,6 +72,7 @@ export interface AccessTokenClaims {
  * `chatgpt_account_id`.
  * @example
  * const { chatgptAccountId, email, planType } = parseIdTokenClaims(tokens.idToken)
+ * @see https://openid.net/specs/openid-connect-core-1_0.html#IDToken
  */
 export function parseIdTokenClaims(idToken: Secret | string): IdTokenClaims {
   const payload = decodePayload(idToken, 'id token')
@@ -98,7 +99,12 @@ export function parseIdTokenClaims(idToken: Secret | string): IdTokenClaims {
   }
 }
 
-/** Reads an access token's claims. Throws `ERR_UPSTREAM_BAD_RESPONSE` when it is not a JWT. */
+/**
+ * Reads an access token's claims. Throws `ERR_UPSTREAM_BAD_RESPONSE` when it is not a JWT.
+ * @example
+ * const { expiresAt } = parseAccessTokenClaims(tokens.accessToken)
+ * @see https://www.rfc-editor.org/rfc/rfc9068#section-2.2
+ */
 export function parseAccessTokenClaims(accessToken: Secret | string): AccessTokenClaims {
   const payload = decodePayload(accessToken, 'access token')
   const auth = payload[AUTH_CLAIM]
@@ -109,7 +115,13 @@ export function parseAccessTokenClaims(accessToken: Secret | string): AccessToke
   }
 }
 
-/** A plan string as the broker reports it. */
+/**
+ * A plan string as the broker reports it.
+ * @example
+ * planTypeOf('PRO') // 'pro'
+ * planTypeOf('platinum') // 'unknown'
+ * @see PROTOCOL.md §5 (the plan claim)
+ */
 export function planTypeOf(value: string | undefined): PlanType {
   const plan = value?.toLowerCase()
   return (KNOWN_PLANS as readonly string[]).includes(plan ?? '') ? (plan as PlanType) : 'unknown'

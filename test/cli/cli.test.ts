@@ -93,20 +93,20 @@ describe('codex-broker command line', () => {
 
   it('refuses a bad flag value with a message naming the flag', async () => {
     const result = await finish(start(['sim', '--port', 'abc']))
-    expect(result.code).toBe(1)
+    expect(result.code).toBe(2)
     expect(result.stderr).toContain('ERR_INVALID_CONFIG')
     expect(result.stderr).toContain('--port')
   })
 
   it('refuses an unknown plan in --account', async () => {
     const result = await finish(start(['sim', '--account', 'a@b.io:platinum']))
-    expect(result.code).toBe(1)
+    expect(result.code).toBe(2)
     expect(result.stderr).toContain('plan must be one of')
   })
 
   it('refuses an unknown command with the usage hint', async () => {
     const result = await finish(start(['frobnicate']))
-    expect(result.code).not.toBe(0)
+    expect(result.code).toBe(2)
     expect(result.stderr).toContain('codex-broker --help')
   })
 })
