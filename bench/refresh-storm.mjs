@@ -3,9 +3,10 @@
  * the issuer. (a) In one process, 1,000 concurrent `getAccessToken` calls at the moment of expiry; (b) 16
  * processes sharing one home (FileCredentialStore), each firing 64 concurrent calls at the same instant. For each
  * it reports the token-endpoint calls (must be exactly 1 per round) and the callers' wait p99 ("extra wait": a
- * fresh token costs a caller ~0 ms, so the whole wait is extra), next to the refresh latency (the token
- * endpoint's round trip, timed around `fetch`) and a lone caller's full refresh (lock, re-read, in-flight mark,
- * POST, atomic write). Target: calls = 1 in both cases; extra wait p99 ≤ refresh latency + 10 ms.
+ * fresh token costs a caller ~0 ms, so the whole wait is extra), next to the refresh latency: in one process a
+ * lone caller's full refresh (lock, re-read, in-flight mark, POST, atomic write), across processes the wait of the
+ * process that did the refresh; the token endpoint's own round trip (timed around `fetch`) is printed too.
+ * Target: calls = 1 in both cases; extra wait p99 ≤ refresh latency + 10 ms.
  *
  * The simulator runs in a child process (its own event loop, like a real issuer); everything is on loopback and
  * the run stops by itself. Each round signs in afresh (its own token family) so rounds are independent.
@@ -92,8 +93,15 @@ async function main() {
       )
     }
     const loneMs = median(lone.map((r) => r.waitMs))
-    report('inprocess', inprocess, loneMs, `callers=${callers}`)
-    report('multiprocess', multiprocess, loneMs, `processes=${processes}x${PER_PROCESS_CALLERS}`)
+    const refresherMs = median(multiprocess.map((r) => r.refresherMs))
+    report('inprocess', inprocess, 'lone_refresh_ms', loneMs, `callers=${callers}`)
+    report(
+      'multiprocess',
+      multiprocess,
+      'refresher_wait_ms',
+      refresherMs,
+      `processes=${processes}x${PER_PROCESS_CALLERS}`,
+    )
     const allOne = [...inprocess, ...multiprocess].every((r) => r.calls === 1)
     if (!allOne) process.exitCode = 1
   } finally {
@@ -102,17 +110,20 @@ async function main() {
   }
 }
 
-function report(name, runs, loneMs, detail) {
+/**
+ * One figure line. `reference` is the refresh latency a caller cannot avoid: a lone caller's full refresh (in one
+ * process), or the wait of the process that did the refresh (across processes); the target is p99 ≤ reference
+ * + 10 ms. The token endpoint's own round trip is printed beside it.
+ */
+function report(name, runs, referenceName, reference, detail) {
   const calls = runs.map((r) => r.calls)
   const p99 = runs.map((r) => r.p99)
-  const refresh = runs.map((r) => r.refreshMs)
   const p99Median = median(p99)
-  const refreshMedian = median(refresh)
-  const within = p99Median <= refreshMedian + 10
+  const within = p99Median <= reference + 10
   console.log(
     `P5 ${name} calls=${calls.every((c) => c === 1) ? 1 : `[${calls.join(',')}]`} ` +
-      `extra_wait_p99_ms=${fmt(p99Median)} refresh_ms=${fmt(refreshMedian)} ` +
-      `lone_refresh_ms=${fmt(loneMs)} extra_over_refresh_ms=${fmt(p99Median - refreshMedian)} ` +
+      `extra_wait_p99_ms=${fmt(p99Median)} refresh_ms=${fmt(median(runs.map((r) => r.refreshMs)))} ` +
+      `${referenceName}=${fmt(reference)} over_${referenceName}=${fmt(p99Median - reference)} ` +
       `target=${within ? 'met' : 'missed'} ${detail} ` +
       `(${runs.length} rounds, p99 min ${fmt(Math.min(...p99))} max ${fmt(Math.max(...p99))})`,
   )
@@ -181,11 +192,12 @@ async function multiProcessRound(lib, urls, ids, home, processes) {
     const late = results.filter((r) => r.lateMs > 50).length
     if (late > 0) console.log(`  (${late} processes started more than 50 ms late; machine busy)`)
     const waits = results.flatMap((r) => r.waits)
-    const refresh = results.map((r) => r.refreshMs).filter((ms) => Number.isFinite(ms))
+    const refreshers = results.filter((r) => Number.isFinite(r.refreshMs))
     return {
       calls: after.refreshCalls - before.refreshCalls,
       p99: percentile(waits, 0.99),
-      refreshMs: refresh.length === 1 ? refresh[0] : Number.NaN,
+      refreshMs: refreshers.length === 1 ? refreshers[0].refreshMs : Number.NaN,
+      refresherMs: refreshers.length === 1 ? Math.max(...refreshers[0].waits) : Number.NaN,
     }
   } finally {
     await controlPost(urls, '/config', { accessTokenTtlSeconds: TTL_SECONDS })

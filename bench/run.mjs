@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 // `npm run bench [-- name ...]`: runs the benchmark scripts of bench/ (all, or the named ones, e.g. `sim`), each
-// as its own process, echoes their figure lines, and writes bench/RESULTS.md with the date, the commit and the
-// machine's load beside every figure (BENCHMARKS.md: a ratio means little without the load it was measured under).
+// as its own process, echoes their figure lines, and records each scenario's figures in bench/results/<name>.md
+// with the date, the commit and the machine's load (BENCHMARKS.md: a ratio means little without the load it was
+// measured under). bench/RESULTS.md is then rebuilt from every scenario's latest record.
 import { execFileSync, spawnSync } from 'node:child_process'
-import { existsSync, readdirSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { loadavg, cpus } from 'node:os'
 import { join } from 'node:path'
 
@@ -48,22 +49,33 @@ for (const name of selected) {
 }
 
 const date = new Date().toISOString()
+const resultsDir = join(here, 'results')
+mkdirSync(resultsDir, { recursive: true })
+for (const section of sections) {
+  const record = [
+    `## ${section.name}`,
+    '',
+    `${date}, commit ${commit}, ${cpus().length} cores, load average at start ${section.load}, exit status ${section.status}`,
+    '',
+    '```',
+    ...(section.figures.length > 0 ? section.figures : ['(no figures)']),
+    '```',
+    '',
+  ]
+  writeFileSync(join(resultsDir, `${section.name}.md`), record.join('\n'))
+}
+const records = readdirSync(resultsDir)
+  .filter((file) => file.endsWith('.md'))
+  .sort()
+  .map((file) => readFileSync(join(resultsDir, file), 'utf8'))
 const lines = [
   '# Benchmark results',
   '',
-  `Written by \`npm run bench\` on ${date}, commit ${commit}, ${cpus().length} cores. Every figure is from one run`,
-  'on a shared machine; ratios are what count (see ../shared/BENCHMARKS.md).',
+  'Written by `npm run bench`: the latest run of each scenario, on a shared 2-core machine. Ratios are what count',
+  '(see BENCHMARKS.md in the design notes); absolute figures move with the load written beside them.',
   '',
+  ...records,
 ]
-for (const section of sections) {
-  lines.push(
-    `## ${section.name}`,
-    '',
-    `load average at start: ${section.load}; exit status ${section.status}`,
-    '',
-  )
-  lines.push('```', ...(section.figures.length > 0 ? section.figures : ['(no figures)']), '```', '')
-}
 writeFileSync(join(here, 'RESULTS.md'), lines.join('\n'))
-console.log(`\nwrote bench/RESULTS.md (${sections.length} scenario file(s))`)
+console.log(`\nwrote bench/results/ and bench/RESULTS.md (${sections.length} scenario file(s) run)`)
 process.exit(failed ? 1 : 0)

@@ -56,3 +56,5 @@ export {
   type AssertPrivateFileOptions,
   DEFAULT_SECRET_FILE_MAX_BYTES,
 } from './safe-read.js'
+export { untilAborted } from './abortable.js'
+export { escapeHtml } from './escape-html.js'

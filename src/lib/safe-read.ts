@@ -89,11 +89,25 @@ function checkOpened(
   }
 }
 
-async function readAtMost(handle: SafeFileHandle, limit: number): Promise<Buffer> {
-  const buffer = Buffer.alloc(limit)
+/**
+ * Reads at most `limit` bytes. The buffer starts at the size `fstat` reported (plus one byte, to notice growth)
+ * rather than at the limit: the limit of a credential file is megabytes, and zero-filling that on every read
+ * would dominate the cost of a refresh.
+ */
+async function readAtMost(
+  handle: SafeFileHandle,
+  limit: number,
+  expectedSize: number,
+): Promise<Buffer> {
+  let buffer = Buffer.allocUnsafe(Math.min(limit, expectedSize + 1))
   let total = 0
   while (total < limit) {
-    const { bytesRead } = await handle.read(buffer, total, limit - total, total)
+    if (total === buffer.length) {
+      const grown = Buffer.allocUnsafe(Math.min(limit, buffer.length * 2))
+      buffer.copy(grown, 0, 0, total)
+      buffer = grown
+    }
+    const { bytesRead } = await handle.read(buffer, total, buffer.length - total, total)
     if (bytesRead === 0) break
     total += bytesRead
   }
@@ -141,8 +155,9 @@ export async function assertPrivateFile(
     throw error
   }
   try {
-    checkOpened(target, await handle.stat(), maxBytes, uid, windows)
-    const bytes = await readAtMost(handle, maxBytes + 1)
+    const stat = await handle.stat()
+    checkOpened(target, stat, maxBytes, uid, windows)
+    const bytes = await readAtMost(handle, maxBytes + 1, stat.size)
     if (bytes.length > maxBytes) {
       throw unsafe(
         target,

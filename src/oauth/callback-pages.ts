@@ -10,6 +10,7 @@
  */
 import type { ServerResponse } from 'node:http'
 import { STATUS_CODES } from 'node:http'
+import { escapeHtml } from '../lib/index.js'
 
 /** The headers of every callback answer. */
 export const CALLBACK_SECURITY_HEADERS: Readonly<Record<string, string>> = Object.freeze({
@@ -158,13 +159,4 @@ export function errorPage(status: number, code: string, message: string): Callba
     title: 'Sign-in failed',
     paragraphs: [message, `Error code: ${code}`, 'Return to the terminal for details.'],
   }
-}
-
-function escapeHtml(text: string): string {
-  return text
-    .replace(/&/g, '&amp;')
-    .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;')
-    .replace(/"/g, '&quot;')
-    .replace(/'/g, '&#39;')
 }

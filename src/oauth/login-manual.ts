@@ -8,7 +8,7 @@
  * @see https://www.rfc-editor.org/rfc/rfc8252#section-7.3
  * @see https://www.rfc-editor.org/rfc/rfc6749#section-4.1.2
  */
-import { BrokerError, isBrokerError, safeEqual, Secret } from '../lib/index.js'
+import { BrokerError, isBrokerError, safeEqual, Secret, untilAborted } from '../lib/index.js'
 import { buildAuthorizeUrl } from './authorize-url.js'
 import { callbackError } from './callback-error.js'
 import { callbackRedirectUri } from './callback-server.js'
@@ -133,7 +133,7 @@ export async function loginManually(options: ManualLoginOptions): Promise<LoginR
   const attempts = Math.max(1, options.maxAttempts ?? 3)
   let code: Secret | undefined
   for (let attempt = 1; code === undefined; attempt += 1) {
-    const line = await abortable(options.readLine(), signal)
+    const line = await untilAborted(options.readLine(), signal, cancelled)
     try {
       code = parseRedirectUrl(line, { expectedState: state, redirectUri })
     } catch (error) {
@@ -166,31 +166,4 @@ function cancelled(): BrokerError {
 
 function throwIfAborted(signal: AbortSignal | undefined): void {
   if (signal?.aborted === true) throw cancelled()
-}
-
-function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (signal === undefined) return promise
-  if (signal.aborted) return Promise.reject(cancelled())
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => {
-      reject(cancelled())
-    }
-    signal.addEventListener('abort', onAbort, { once: true })
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort)
-        resolve(value)
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort)
-        reject(
-          error instanceof Error
-            ? error
-            : new BrokerError('ERR_INTERNAL', 'Reading the pasted address failed.', {
-                cause: error,
-              }),
-        )
-      },
-    )
-  })
 }

@@ -1,13 +1,14 @@
 /**
  * The on-disk form of accounts (DESIGN.md "Credentials at rest"): `accounts.json` is
- * `{version: 1, accounts: [{id, label, email, plan, auth, status, statusReason, addedAt, lastUsedAt}]}` with
- * timestamps as ISO strings and tokens as plain strings — or, when an encryption key is configured, with each
- * account's `auth` replaced by an AES-256-GCM envelope bound to that account's id (so ids, emails and plans stay
- * readable for `status` and support, while tokens are not). In memory the same data is a `StoredAccount`: unix
- * milliseconds and `Secret` values. Decoding is zod-validated; anything wrong is an `ERR_CORRUPT_STORE` naming the
- * file and the problem, stating that nothing was overwritten and how to recover (`accounts.json.bak`, or move the
- * file away and sign in again). A `version` newer than this code reads asks the user to upgrade codex-broker.
- * The same record codec serves the Redis store (one encrypted record per key).
+ * `{version: 1, accounts: [{id, label, email, plan, auth, status, statusReason, addedAt, lastUsedAt,
+ * refreshInFlightSince?}]}` with timestamps as ISO strings and tokens as plain strings — or, when an encryption
+ * key is configured, with each account's `auth` replaced by an AES-256-GCM envelope bound to that account's id (so
+ * ids, emails and plans stay readable for `status` and support, while tokens are not). `refreshInFlightSince` is
+ * written only while a refresh is out (never inside the envelope) and read as null when absent. In memory the same
+ * data is a `StoredAccount`: unix milliseconds and `Secret` values. Decoding is zod-validated; anything wrong is an
+ * `ERR_CORRUPT_STORE` naming the file and the problem, stating that nothing was overwritten and how to recover
+ * (`accounts.json.bak`, or move the file away and sign in again). A `version` newer than this code reads asks the
+ * user to upgrade codex-broker. The same record codec serves the Redis store (one encrypted record per key).
  */
 import { z } from 'zod'
 import { BrokerError, Secret } from '../lib/index.js'
@@ -57,6 +58,8 @@ const accountFieldsSchema = z.object({
   statusReason: nullableText,
   addedAt: isoTimestamp,
   lastUsedAt: isoTimestamp.nullable().default(null),
+  // Absent from files written before it existed, and omitted on write while no refresh is out.
+  refreshInFlightSince: isoTimestamp.nullable().optional(),
 })
 
 /** The zod schema of one plain account record. */
@@ -153,6 +156,9 @@ export function encodeAccount(account: StoredAccount): AccountRecord {
     statusReason: account.statusReason,
     addedAt: iso(account.addedAt),
     lastUsedAt: account.lastUsedAt === null ? null : iso(account.lastUsedAt),
+    ...(account.refreshInFlightSince == null
+      ? {}
+      : { refreshInFlightSince: iso(account.refreshInFlightSince) }),
   }
 }
 
@@ -173,17 +179,24 @@ export function decodeAccount(record: AccountRecord): StoredAccount {
     statusReason: record.statusReason,
     addedAt: ms(record.addedAt),
     lastUsedAt: record.lastUsedAt === null ? null : ms(record.lastUsedAt),
+    refreshInFlightSince:
+      record.refreshInFlightSince == null ? null : ms(record.refreshInFlightSince),
   }
 }
 
 /**
- * A copy of an account that shares nothing mutable with the original (`Secret`s are immutable and shared).
+ * A copy of an account that shares nothing mutable with the original (`Secret`s are immutable and shared); an
+ * absent `refreshInFlightSince` becomes null, as a decoded record has it.
  *
  * @example
  * return cloneAccount(this.#accounts.get(id))
  */
 export function cloneAccount(account: StoredAccount): StoredAccount {
-  return { ...account, auth: { ...account.auth } }
+  return {
+    ...account,
+    auth: { ...account.auth },
+    refreshInFlightSince: account.refreshInFlightSince ?? null,
+  }
 }
 
 /** Options of {@link encodeAccountsFile} and {@link decodeAccountsFile}. */

@@ -41,6 +41,13 @@ export interface StoredAccount {
   addedAt: number
   /** Unix milliseconds, or null if never used. */
   lastUsedAt: number | null
+  /**
+   * Unix milliseconds at which the holder of the account lock was about to send a refresh request; null (or
+   * absent) when no refresh is out. It is written before the request leaves and cleared with the answer or the
+   * failure, so a later lock holder that finds it knows a holder died after possibly spending the stored refresh
+   * token, and marks the account `needs_login` instead of resending it (a reuse would revoke the sign-in).
+   */
+  refreshInFlightSince?: number | null
 }
 
 /** Options of {@link CredentialStore.withAccountLock}. */
@@ -72,4 +79,10 @@ export interface CredentialStore {
    * or the Redis lock). A holder that died is detected and its lock recovered.
    */
   withAccountLock<T>(id: string, task: () => Promise<T>, options?: AccountLockOptions): Promise<T>
+  /**
+   * Optional: resolves when the stored accounts may have changed (another process wrote), or when `signal`
+   * aborts. A process waiting for another's refresh uses it to wake at once instead of at its next poll; a store
+   * without it is simply polled.
+   */
+  onceChanged?(signal: AbortSignal): Promise<void>
 }

@@ -17,6 +17,7 @@
  * (account-codec.ts), so ids, emails and plans stay readable; plain records left from before are read and
  * encrypted on the next write.
  */
+import { watch, type FSWatcher } from 'node:fs'
 import { join, resolve } from 'node:path'
 import {
   type Clock,
@@ -180,6 +181,37 @@ export class FileCredentialStore implements CredentialStore {
       options.timeoutMs ?? this.#lockTimeoutMs,
       task,
     )
+  }
+
+  /**
+   * Resolves at the next replacement of accounts.json (inotify/FSEvents through `fs.watch` on the home folder, since
+   * every write is a rename onto it), or when `signal` aborts. Where watching is not possible it resolves only on
+   * abort, and the caller's polling carries on alone.
+   */
+  onceChanged(signal: AbortSignal): Promise<void> {
+    return new Promise((resolvePromise) => {
+      if (signal.aborted) {
+        resolvePromise()
+        return
+      }
+      let watcher: FSWatcher | undefined
+      const finish = (): void => {
+        signal.removeEventListener('abort', finish)
+        watcher?.close()
+        resolvePromise()
+      }
+      signal.addEventListener('abort', finish, { once: true })
+      try {
+        watcher = watch(this.home, { persistent: false }, (_event, name) => {
+          if (name === ACCOUNTS_FILE_NAME) finish()
+        })
+        watcher.on('error', () => {
+          watcher?.close()
+        })
+      } catch {
+        // No watching here (a missing folder, an exotic file system): polling alone.
+      }
+    })
   }
 
   #ensureReady(): Promise<void> {

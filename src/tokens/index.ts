@@ -18,4 +18,4 @@ export {
   refreshReasonFor,
   type TokenDates,
 } from './refresh-policy.js'
-export { INTERRUPTED_REFRESH_REASON, REFRESH_IN_FLIGHT } from './stored-tokens.js'
+export { INTERRUPTED_REFRESH_REASON } from './stored-tokens.js'

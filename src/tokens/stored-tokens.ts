@@ -9,15 +9,6 @@ import type { Secret } from '../lib/index.js'
 import { parseAccessTokenClaims, type RefreshedTokens } from '../oauth/index.js'
 import type { ChatgptAuth, StoredAccount } from '../store/index.js'
 
-/**
- * The `statusReason` of an active account while one process has a refresh request out. It is written (atomically,
- * under the account lock) before the request is sent and cleared with the answer. A lock holder that finds it was
- * preceded by a holder that died after sending: the stored refresh token may already be spent, and presenting it
- * again would be a reuse that revokes the sign-in everywhere (SECURITY.md C5.4), so the account becomes
- * `needs_login` instead.
- */
-export const REFRESH_IN_FLIGHT = 'refresh_in_flight'
-
 /** The `statusReason` recorded when a refresh was interrupted by a crash after it may have been sent. */
 export const INTERRUPTED_REFRESH_REASON = 'ERR_REFRESH_FAILED'
 
@@ -32,6 +23,20 @@ export type StoredChatgptAccount = StoredAccount & { auth: ChatgptAuth }
  */
 export function isChatgptAccount(account: StoredAccount): account is StoredChatgptAccount {
   return account.auth.kind === 'chatgpt'
+}
+
+/**
+ * True when a refresh of the stored refresh token is marked as in flight (`refreshInFlightSince`). The mark is
+ * written (atomically, under the account lock) before the request is sent and cleared with the answer or the
+ * failure. A lock holder that finds it was preceded by a holder that died after sending: the stored refresh token
+ * may already be spent, and presenting it again would be a reuse that revokes the sign-in everywhere
+ * (SECURITY.md C5.4), so the account becomes `needs_login` instead.
+ *
+ * @example
+ * if (refreshInFlight(account)) throw await interrupted(account)
+ */
+export function refreshInFlight(account: StoredAccount): boolean {
+  return account.refreshInFlightSince != null
 }
 
 /**
@@ -60,18 +65,20 @@ export function expiryOf(accessToken: Secret): number | null {
 }
 
 /**
- * Marks a refresh of `sent` as in flight; unchanged (and `claimed` false) when the stored token is another one.
+ * Marks a refresh of `sent` as in flight since `now`; unchanged (and `claimed` false) when the stored token is
+ * another one.
  *
  * @example
  * let claimed = false
- * await store.update(id, (current) => ({ claimed } = markInFlight(current, sent)).account)
+ * await store.update(id, (current) => ({ claimed } = markInFlight(current, sent, clock.now())).account)
  */
 export function markInFlight(
   current: StoredAccount,
   sent: Secret,
+  now: number,
 ): { account: StoredAccount; claimed: boolean } {
   if (!holdsRefreshToken(current, sent)) return { account: current, claimed: false }
-  return { account: { ...current, statusReason: REFRESH_IN_FLIGHT }, claimed: true }
+  return { account: { ...current, refreshInFlightSince: now }, claimed: true }
 }
 
 /**
@@ -81,16 +88,16 @@ export function markInFlight(
  * await store.update(id, (current) => clearInFlight(current, sent))
  */
 export function clearInFlight(current: StoredAccount, sent: Secret): StoredAccount {
-  if (current.statusReason !== REFRESH_IN_FLIGHT || !holdsRefreshToken(current, sent))
-    return current
-  return { ...current, statusReason: null }
+  if (!refreshInFlight(current) || !holdsRefreshToken(current, sent)) return current
+  return { ...current, refreshInFlightSince: null }
 }
 
 /**
  * Writes the issuer's answer to a refresh of `sent`: each present token replaces the stored one, a missing refresh
  * token keeps the old one (RT-01), `expiresAt` comes from the new access token's `exp`, `lastRefresh` is `now`, and
- * the account is active again (a `disabled` account stays disabled). The answer is written even when the stored
- * refresh token is no longer `sent` — the issuer just spent `sent`, so these are the newest tokens there are.
+ * the account is active again (a `disabled` account stays disabled) with no refresh in flight. The answer is
+ * written even when the stored refresh token is no longer `sent` — the issuer just spent `sent`, so these are the
+ * newest tokens there are.
  *
  * @example
  * const saved = await store.update(id, (current) => withRefreshedTokens(current, sent, tokens, clock.now()))
@@ -122,13 +129,14 @@ export function withRefreshedTokens(
     auth,
     status: current.status === 'disabled' ? 'disabled' : 'active',
     statusReason: current.status === 'disabled' ? current.statusReason : null,
+    refreshInFlightSince: null,
   }
 }
 
 /**
- * Marks the account `needs_login` with `reason` when it still holds `sent`; the credentials stay byte for byte
- * (SECURITY.md C5.5: never deleted, never replaced by a stub). When another process has rotated meanwhile, only a
- * leftover in-flight mark of `sent` is cleared.
+ * Marks the account `needs_login` with `reason` (and no refresh in flight) when it still holds `sent`; the
+ * credentials stay byte for byte (SECURITY.md C5.5: never deleted, never replaced by a stub). When another process
+ * has rotated meanwhile, the account is left as it is (`marked` false).
  *
  * @example
  * await store.update(id, (current) => withNeedsLogin(current, sent, 'ERR_REFRESH_REUSED').account)
@@ -139,6 +147,16 @@ export function withNeedsLogin(
   reason: string,
 ): { account: StoredAccount; marked: boolean } {
   if (!holdsRefreshToken(current, sent)) return { account: current, marked: false }
-  if (current.status === 'disabled') return { account: current, marked: true }
-  return { account: { ...current, status: 'needs_login', statusReason: reason }, marked: true }
+  if (current.status === 'disabled') {
+    return { account: { ...current, refreshInFlightSince: null }, marked: true }
+  }
+  return {
+    account: {
+      ...current,
+      status: 'needs_login',
+      statusReason: reason,
+      refreshInFlightSince: null,
+    },
+    marked: true,
+  }
 }

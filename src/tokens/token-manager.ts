@@ -9,7 +9,7 @@
  *    otherwise the account's cross-process lock is taken and the store **re-read**: if another process rotated
  *    meanwhile, its tokens are adopted and nothing is sent;
  * 4. the refresh is POSTed once, with the refresh token just read from the store (never a copy from memory), after
- *    an in-flight mark is written; there is no automatic retry;
+ *    an in-flight mark (`refreshInFlightSince`) is written; there is no automatic retry;
  * 5. the answer is written with `store.update` before the lock is released;
  * 6. a permanent failure marks the account `needs_login` (credentials kept), a transient one keeps everything.
  *
@@ -19,7 +19,6 @@
  * machine, SECURITY.md C5.4).
  */
 import {
-  abortReason,
   BrokerError,
   type Clock,
   createLogger,
@@ -27,6 +26,7 @@ import {
   type Logger,
   type Secret,
   systemClock,
+  untilAborted,
 } from '../lib/index.js'
 import {
   type IssuerConfig,
@@ -56,7 +56,7 @@ import {
   isChatgptAccount,
   holdsRefreshToken,
   markInFlight,
-  REFRESH_IN_FLIGHT,
+  refreshInFlight,
   type StoredChatgptAccount,
   withNeedsLogin,
   withRefreshedTokens,
@@ -131,6 +131,8 @@ interface LockWait {
   done: boolean
   /** What the poller adopted, if it won. */
   adopted: HeldTokens | null
+  /** Aborted when the poller is no longer needed, so its pending sleep ends at once. */
+  stopPolling: AbortController
 }
 
 /**
@@ -317,18 +319,25 @@ export class TokenManager {
     // Step 3b: under the account's cross-process lock, re-read and decide again. While this process waits for
     // the lock, it keeps reading the store: tokens another process writes meanwhile are adopted at once instead of
     // after the lock's backoff (the lock task then finds them adopted and does nothing).
-    const wait: LockWait = { entered: false, done: false, adopted: null }
+    const wait: LockWait = {
+      entered: false,
+      done: false,
+      adopted: null,
+      stopPolling: new AbortController(),
+    }
     const locked = this.#store
       .withAccountLock(
         accountId,
         async () => {
           wait.entered = true
+          wait.stopPolling.abort()
           return wait.adopted ?? (await this.#underLock(accountId, rejected, generation))
         },
         this.#lockOptions,
       )
       .finally(() => {
         wait.done = true
+        wait.stopPolling.abort()
       })
     return Promise.race([locked, this.#adoptWhileWaiting(accountId, rejected, generation, wait)])
   }
@@ -345,7 +354,20 @@ export class TokenManager {
   ): Promise<HeldTokens> {
     let interval = ADOPTION_POLL_MIN_MS
     for (;;) {
-      await this.#clock.sleep(interval)
+      // Wake at the next poll, or as soon as the store reports a write (a file store watches its folder).
+      const tick = new AbortController()
+      const signal = AbortSignal.any([wait.stopPolling.signal, tick.signal])
+      try {
+        await Promise.race([
+          this.#clock.sleep(interval, signal),
+          ...(this.#store.onceChanged ? [this.#store.onceChanged(signal)] : []),
+        ])
+      } catch {
+        // The sleep was cut short: by the lock being entered (checked below) or by a reported write.
+      } finally {
+        tick.abort()
+      }
+      if (wait.stopPolling.signal.aborted) return forever() // the lock was entered or the wait ended
       if (lockWaitOver(wait)) return forever()
       const startedAt = this.#clock.now()
       let seen: StoredAccount | null
@@ -375,7 +397,7 @@ export class TokenManager {
     generation: number,
   ): Promise<HeldTokens> {
     const account = chatgptOnly(usable(accountId, await this.#store.get(accountId)))
-    if (account.statusReason === REFRESH_IN_FLIGHT) {
+    if (refreshInFlight(account)) {
       throw await this.#interrupted(account)
     }
     const reason = this.#reasonToRefresh(account, rejected)
@@ -401,9 +423,9 @@ export class TokenManager {
     this.#logger.info({ event: 'refresh.start', accountId, reason }, 'refresh.start')
     const marked = await this.#store.update(
       accountId,
-      (current) => markInFlight(current, sent).account,
+      (current) => markInFlight(current, sent, this.#clock.now()).account,
     )
-    const claimed = marked.statusReason === REFRESH_IN_FLIGHT && holdsRefreshToken(marked, sent)
+    const claimed = refreshInFlight(marked) && holdsRefreshToken(marked, sent)
     if (!claimed) {
       // The record changed although this process holds the lock (the lock was broken): send nothing.
       this.#logger.warn({ event: 'refresh.skipped', accountId, reason }, 'refresh.skipped')
@@ -463,7 +485,7 @@ export class TokenManager {
     this.#logger.warn({ event: 'refresh.interrupted', accountId }, 'refresh.interrupted')
     this.#held.delete(accountId)
     await this.#record(accountId, (current) =>
-      current.statusReason === REFRESH_IN_FLIGHT
+      refreshInFlight(current)
         ? withNeedsLogin(current, sent, INTERRUPTED_REFRESH_REASON).account
         : current,
     )
@@ -573,26 +595,4 @@ function chatgptAccountIdOf(account: StoredChatgptAccount): string {
   } catch {
     return account.id
   }
-}
-
-/** Waits for `promise`, or rejects with the signal's reason when it aborts first. */
-function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (signal === undefined) return promise
-  if (signal.aborted) return Promise.reject(abortReason(signal))
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => {
-      reject(abortReason(signal))
-    }
-    signal.addEventListener('abort', onAbort, { once: true })
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort)
-        resolve(value)
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort)
-        reject(error instanceof Error ? error : new Error(String(error)))
-      },
-    )
-  })
 }

@@ -64,10 +64,17 @@ function runCli(
   })
 }
 
-async function setup(): Promise<{ sim: Simulator; home: string; global: string[]; port: number }> {
-  const port = await freeLoopbackPort()
+async function setup(): Promise<{
+  sim: Simulator
+  home: string
+  global: string[]
+  ports: number[]
+}> {
+  // Two registered ports, as in production: if another process grabs the first, the sign-in falls back.
+  const first = await freeLoopbackPort()
+  const ports = [first, await freeLoopbackPort([first])]
   const sim = await useSimulator({
-    callbackPorts: [port],
+    callbackPorts: ports,
     accounts: [{ email: 'alice@example.com', plan: 'pro' }],
     config: { autoApprove: 'alice@example.com', devicePollIntervalSeconds: 0 },
   })
@@ -81,7 +88,7 @@ async function setup(): Promise<{ sim: Simulator; home: string; global: string[]
     '--backend-url',
     sim.backendBase,
   ]
-  return { sim, home, global, port }
+  return { sim, home, global, ports }
 }
 
 /** Plays the browser: follows the issuer's redirect to the loopback callback and checks the page. */
@@ -93,9 +100,10 @@ async function playBrowser(url: string): Promise<void> {
   expect(page.status).toBe(200)
 }
 
-async function browserLogin(global: string[], port: number, extra: string[] = []): Promise<Run> {
+async function browserLogin(global: string[], ports: number[], extra: string[] = []): Promise<Run> {
+  const portFlags = ports.flatMap((port) => ['--callback-port', String(port)])
   return runCli(
-    [...global, 'login', '--json', '--no-open', '--callback-port', String(port), ...extra],
+    [...global, 'login', '--json', '--no-open', ...portFlags, ...extra],
     async (event) => {
       if (event.event === 'authorize_url') await playBrowser(String(event.url))
     },
@@ -133,8 +141,8 @@ function expectNoSecret(text: string, secrets: readonly string[], where: string)
 
 describe('account commands end to end', () => {
   it('signs in with the browser, lists, shows status, exports, imports and logs out everywhere — printing no token', async () => {
-    const { sim, home, global, port } = await setup()
-    const login = await browserLogin(global, port, ['--label', 'work'])
+    const { sim, home, global, ports } = await setup()
+    const login = await browserLogin(global, ports, ['--label', 'work'])
     expect(login.code).toBe(0)
     expect(login.events.map((event) => event.event)).toEqual(['authorize_url', 'logged_in'])
     expect(login.events[1]).toMatchObject({
@@ -204,8 +212,8 @@ describe('account commands end to end', () => {
   })
 
   it('with --encrypt keeps tokens off the disk in clear, and later commands find the key themselves', async () => {
-    const { sim, home, global, port } = await setup()
-    const login = await browserLogin([...global, '--encrypt'], port)
+    const { sim, home, global, ports } = await setup()
+    const login = await browserLogin([...global, '--encrypt'], ports)
     expect(login.code).toBe(0)
     const accountsText = await readFile(join(home, 'broker', 'accounts.json'), 'utf8')
     expect(accountsText).toContain('alice@example.com')
@@ -218,7 +226,7 @@ describe('account commands end to end', () => {
     })
     // Positive control: without --encrypt the same sign-in stores the tokens in clear (0600).
     const plainHome = ['--home', join(home, 'plain'), ...global.slice(2)]
-    expect((await browserLogin(plainHome, port)).code).toBe(0)
+    expect((await browserLogin(plainHome, ports)).code).toBe(0)
     const plainText = await readFile(join(home, 'plain', 'accounts.json'), 'utf8')
     expect(() => {
       expectNoSecret(plainText, sim.control.issued(), 'plain')

@@ -1,9 +1,10 @@
 /**
- * Test fixture for the sign-in tests: free loopback ports picked by the kernel (the tests never bind 1455 or
+ * Test fixture for the sign-in tests: free loopback ports (the tests never bind 1455 or
  * 1457), a "browser" that follows the simulator's authorize redirect to the callback server, raw HTTP over
  * `node:net` for the Host matrix, a probe that a port refuses connections, and a clock that moves on its own.
  */
-import { connect, createServer, type Server } from 'node:net'
+import { connect } from 'node:net'
+import { freeLoopbackPort } from '../../src/cli/free-port.js'
 import { type Clock, ManualClock, systemClock } from '../../src/lib/index.js'
 import {
   BIND_RETRY_DELAY_MS,
@@ -14,37 +15,11 @@ import {
 } from '../../src/oauth/index.js'
 import { CODEX_CLIENT_ID, type Simulator } from '../../src/sim/index.js'
 
-/** `count` distinct free loopback ports (bound on port 0 at once, then released). */
+/** `count` distinct free loopback ports, below the kernel's ephemeral range (see src/cli/free-port.ts). */
 export async function freePorts(count: number): Promise<number[]> {
-  const servers: Server[] = []
-  try {
-    const ports: number[] = []
-    for (let index = 0; index < count; index += 1) {
-      const server = createServer()
-      servers.push(server)
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject)
-        server.listen(0, '127.0.0.1', () => {
-          resolve()
-        })
-      })
-      const address = server.address()
-      if (address === null || typeof address === 'string') throw new Error('no port')
-      ports.push(address.port)
-    }
-    return ports
-  } finally {
-    await Promise.all(
-      servers.map(
-        (server) =>
-          new Promise<void>((resolve) => {
-            server.close(() => {
-              resolve()
-            })
-          }),
-      ),
-    )
-  }
+  const ports: number[] = []
+  while (ports.length < count) ports.push(await freeLoopbackPort(ports))
+  return ports
 }
 
 /** The issuer config of a simulator. */

@@ -72,8 +72,48 @@ describe('account codec', () => {
       plan: null,
       statusReason: null,
       lastUsedAt: null,
+      refreshInFlightSince: null,
     })
     expect(account?.addedAt).toBe(Date.parse('2026-01-01T00:00:00Z'))
+  })
+
+  it('reads a file written before refreshInFlightSince existed with no refresh in flight', () => {
+    const old = chatgptAccount({ lastUsedAt: Date.parse('2026-03-04T05:06:07.890Z') })
+    const json = JSON.parse(encodeAccountsFile([old])) as { accounts: Record<string, unknown>[] }
+    // what older versions wrote: exactly these fields
+    expect(Object.keys(json.accounts[0] ?? {})).not.toContain('refreshInFlightSince')
+    const [account] = decodeAccountsFile(JSON.stringify(json), { path })
+    expect(account?.refreshInFlightSince).toBeNull()
+    expect(plain(account ?? null)).toEqual(plain(old))
+    const record = encodeAccount(old)
+    expect('refreshInFlightSince' in record).toBe(false)
+    expect(parseAccountRecord(record, old.id, 'key x').refreshInFlightSince).toBeNull()
+  })
+
+  it('writes refreshInFlightSince as a top-level ISO timestamp, outside an encrypted auth, only while set', () => {
+    const key = EncryptionKey.generate()
+    const since = Date.parse('2026-05-06T07:08:09.010Z')
+    const marked = chatgptAccount({ refreshInFlightSince: since })
+    const text = encodeAccountsFile([marked, chatgptAccount()], { encryption: key })
+    const json = JSON.parse(text) as { accounts: Record<string, unknown>[] }
+    expect(json.accounts[0]?.refreshInFlightSince).toBe('2026-05-06T07:08:09.010Z')
+    expect(Object.keys(json.accounts[0] ?? {}).at(-1)).toBe('refreshInFlightSince')
+    expect(json.accounts[1]).not.toHaveProperty('refreshInFlightSince')
+    const decoded = decodeAccountsFile(text, { path, encryption: key })
+    expect(decoded.map((account) => account.refreshInFlightSince)).toEqual([since, null])
+    expect(plain(decoded[0] ?? null)).toEqual(plain(marked))
+    expect(parseAccountRecord(encodeAccount(marked), marked.id, 'key x').refreshInFlightSince).toBe(
+      since,
+    )
+    const bad = { ...json.accounts[0], refreshInFlightSince: 'yesterday' }
+    const error = thrown(() =>
+      decodeAccountsFile(JSON.stringify({ version: 1, accounts: [bad] }), {
+        path,
+        encryption: key,
+      }),
+    )
+    expect(isBrokerError(error, 'ERR_CORRUPT_STORE')).toBe(true)
+    expect(error.message).toContain('accounts[0].refreshInFlightSince')
   })
 
   it('reports invalid JSON without quoting the content', () => {

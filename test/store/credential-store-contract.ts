@@ -38,6 +38,7 @@ export function describeCredentialStore(name: string, open: () => Promise<Opened
         status: 'needs_login',
         statusReason: 'ERR_REFRESH_REUSED',
         lastUsedAt: Date.parse('2026-02-03T04:05:06.789Z'),
+        refreshInFlightSince: Date.parse('2026-02-03T04:05:07.001Z'),
       })
       const key = apiKeyAccount()
       await store.put(chatgpt)
@@ -46,6 +47,31 @@ export function describeCredentialStore(name: string, open: () => Promise<Opened
       expect(plain(read)).toEqual(plain(chatgpt))
       expect(plain(await store.get(key.id))).toEqual(plain(key))
       expect(read === null ? null : chatgptAuthOf(read).refreshToken).toBeInstanceOf(Secret)
+    })
+
+    it('round-trips refreshInFlightSince: set, read back fresh, cleared', async () => {
+      const { store, sibling } = await open()
+      const account = chatgptAccount()
+      await store.put(account)
+      // a fresh read: another instance over the same data when there is one
+      const fresh = sibling === null ? store : sibling()
+      expect((await fresh.get(account.id))?.refreshInFlightSince).toBeNull()
+      const since = Date.parse('2026-02-03T04:05:06.789Z')
+      const marked = await store.update(account.id, (current) => ({
+        ...current,
+        refreshInFlightSince: since,
+      }))
+      expect(marked.refreshInFlightSince).toBe(since)
+      const read = await fresh.get(account.id)
+      expect(read?.refreshInFlightSince).toBe(since)
+      expect(read?.statusReason).toBeNull()
+      expect((await fresh.list()).find((a) => a.id === account.id)?.refreshInFlightSince).toBe(
+        since,
+      )
+      await store.update(account.id, (current) => ({ ...current, refreshInFlightSince: null }))
+      const cleared = await fresh.get(account.id)
+      expect(cleared?.refreshInFlightSince).toBeNull()
+      expect(plain(cleared)).toEqual(plain(account))
     })
 
     it('keeps accounts in the order they were added, and put replaces in place', async () => {

@@ -397,3 +397,39 @@ describe('FileCredentialStore: account locks', () => {
     await held
   })
 })
+
+describe('FileCredentialStore.onceChanged', () => {
+  it('wakes a waiter when another instance replaces accounts.json, and not before', async () => {
+    const home = join(await makeTempDir(), 'home')
+    const waiter = new FileCredentialStore({ home })
+    const writer = new FileCredentialStore({ home })
+    const account = chatgptAccount()
+    await writer.put(account)
+    const controller = new AbortController()
+    let woke = false
+    const changed = waiter.onceChanged(controller.signal).then(() => {
+      woke = true
+    })
+    // Negative control: nothing was written yet, so the waiter is still waiting.
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    expect(woke).toBe(false)
+    await writer.update(account.id, (current) => ({ ...current, label: 'renamed' }))
+    const timeout = setTimeout(() => {
+      controller.abort()
+    }, 5_000)
+    await changed
+    clearTimeout(timeout)
+    expect(controller.signal.aborted).toBe(false)
+    expect(woke).toBe(true)
+  })
+
+  it('resolves on abort when nothing changes', async () => {
+    const home = join(await makeTempDir(), 'home')
+    const store = new FileCredentialStore({ home })
+    await store.put(chatgptAccount())
+    const controller = new AbortController()
+    const changed = store.onceChanged(controller.signal)
+    controller.abort()
+    await expect(changed).resolves.toBeUndefined()
+  })
+})

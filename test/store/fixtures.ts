@@ -33,6 +33,7 @@ export function chatgptAccount(overrides: Partial<StoredAccount> = {}): StoredAc
     statusReason: null,
     addedAt: base + sequence,
     lastUsedAt: null,
+    refreshInFlightSince: null,
     ...overrides,
   }
 }
@@ -51,6 +52,7 @@ export function apiKeyAccount(overrides: Partial<StoredAccount> = {}): StoredAcc
     statusReason: null,
     addedAt: Date.parse('2026-01-01T00:00:00.000Z') + sequence,
     lastUsedAt: null,
+    refreshInFlightSince: null,
     ...overrides,
   }
 }

@@ -12,7 +12,7 @@ import {
   type BrokerErrorCode,
 } from '../../src/lib/index.js'
 import {
-  REFRESH_IN_FLIGHT,
+  INTERRUPTED_REFRESH_REASON,
   TokenManager,
   type TokenManagerOptions,
 } from '../../src/tokens/index.js'
@@ -357,27 +357,61 @@ describe('TokenManager.getAccessToken', () => {
     clock.advance(58 * MINUTE)
     const before = revealed(store.peek(ID))
     // what a process killed between sending and writing leaves behind
-    await store.update(ID, (current) => ({ ...current, statusReason: REFRESH_IN_FLIGHT }))
+    await store.update(ID, (current) => ({ ...current, refreshInFlightSince: clock.now() - 1000 }))
     expect(await codeOf(manager().getAccessToken(ID))).toBe('ERR_NEEDS_LOGIN')
     expect(issuer.sendsOf(first.refreshToken)).toBe(0)
     const after = store.peek(ID)
     expect(after.status).toBe('needs_login')
+    expect(after.statusReason).toBe(INTERRUPTED_REFRESH_REASON)
+    expect(after.refreshInFlightSince).toBeNull()
     expect(revealed(after)).toEqual(before)
   })
 
   it('C5.4: the in-flight mark is set while the request is out and cleared with the answer', async () => {
     const { clock, issuer, store, manager } = await setup()
     clock.advance(58 * MINUTE)
-    let seen: string | null = 'unset'
+    const markedAt = clock.now()
+    let seen: { since: number | null | undefined; reason: string | null } | null = null
     const tokens = manager({
       refresh: async (refreshToken, reason) => {
-        seen = store.peek(ID).statusReason
+        const during = store.peek(ID)
+        seen = { since: during.refreshInFlightSince, reason: during.statusReason }
         return issuer.refresh(refreshToken, reason)
       },
     })
     await tokens.getAccessToken(ID)
-    expect(seen).toBe(REFRESH_IN_FLIGHT)
-    expect(store.peek(ID).statusReason).toBeNull()
+    // the mark has its own field: the user-visible status reason is untouched
+    expect(seen).toEqual({ since: markedAt, reason: null })
+    const after = store.peek(ID)
+    expect(after.refreshInFlightSince).toBeNull()
+    expect(after.statusReason).toBeNull()
+    expect(after.status).toBe('active')
+  })
+
+  it('C5.4: the in-flight mark is cleared by a permanent and by a transient failure', async () => {
+    const permanent = await setup()
+    permanent.clock.advance(58 * MINUTE)
+    const rejecting = permanent.manager({
+      refresh: () => Promise.reject(new BrokerError('ERR_REFRESH_REVOKED', 'revoked')),
+    })
+    expect(await codeOf(rejecting.getAccessToken(ID))).toBe('ERR_NEEDS_LOGIN')
+    expect(permanent.store.peek(ID)).toMatchObject({
+      status: 'needs_login',
+      statusReason: 'ERR_REFRESH_REVOKED',
+      refreshInFlightSince: null,
+    })
+
+    const transient = await setup()
+    transient.clock.advance(58 * MINUTE)
+    const failing = transient.manager({
+      refresh: () => Promise.reject(new BrokerError('ERR_REFRESH_TRANSIENT', 'down')),
+    })
+    expect(await codeOf(failing.getAccessToken(ID))).toBe('ERR_REFRESH_TRANSIENT')
+    expect(transient.store.peek(ID)).toMatchObject({
+      status: 'active',
+      statusReason: null,
+      refreshInFlightSince: null,
+    })
   })
 
   it('answers ERR_NEEDS_LOGIN for needs_login and disabled accounts, ERR_NOT_FOUND for unknown ones', async () => {

@@ -29,11 +29,13 @@ export const DEMO_ACCOUNTS = [
 /** Runs `codex-broker demo` until Ctrl-C. */
 export async function runDemo(rawOptions: unknown): Promise<void> {
   const options = parseOptions(demoOptions, rawOptions)
-  const callbackPort = await freeLoopbackPort()
+  // Two callback ports, as the real issuer registers: if another process takes the first, the second is used.
+  const firstPort = await freeLoopbackPort()
+  const callbackPorts = [firstPort, await freeLoopbackPort([firstPort])]
   const sim = await startSimulator({
     port: options.port,
     accounts: DEMO_ACCOUNTS,
-    callbackPorts: [callbackPort],
+    callbackPorts,
     config: { autoApprove: DEMO_ACCOUNTS[0].email },
   })
   const home = await mkdtemp(join(tmpdir(), 'codex-broker-demo-'))
@@ -57,7 +59,7 @@ export async function runDemo(rawOptions: unknown): Promise<void> {
     say(`1. Signing ${DEMO_ACCOUNTS[0].email} in with the browser flow (PKCE, loopback callback)…`)
     const { claims } = await loginWithBrowser({
       config: issuer,
-      ports: [callbackPort],
+      ports: callbackPorts,
       // The demo plays the browser: follow the issuer's redirect to the loopback callback.
       onAuthorizeUrl: async (url) => {
         const authorize = await fetch(url, { redirect: 'manual' })

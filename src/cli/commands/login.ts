@@ -21,6 +21,7 @@ import { describe } from '../account-ref.js'
 import { resolveEnvironment } from '../environment.js'
 import { parseOptions, portOption } from '../options.js'
 import { CliOutput } from '../output.js'
+import { startProgress, type StopProgress } from '../progress.js'
 import { openServices } from '../services.js'
 
 const loginFlags = z.object({
@@ -40,6 +41,7 @@ export async function runLogin(flags: Record<string, unknown>): Promise<void> {
     abort.abort()
   }
   process.once('SIGINT', cancel)
+  let stopProgress: StopProgress = () => undefined
   try {
     const options = parseOptions(loginFlags, flags)
     if (options.device === true && options.manual === true) {
@@ -62,6 +64,7 @@ export async function runLogin(flags: Record<string, unknown>): Promise<void> {
       out.note(`  ${url}`)
       const { default: openBrowser } = await import('open')
       await openBrowser(url).catch(() => undefined)
+      stopProgress = startProgress(process.stderr, 'Waiting for the browser sign-in')
     }
     let apiKey: Secret | null = null
     if (options.device === true) {
@@ -81,11 +84,14 @@ export async function runLogin(flags: Record<string, unknown>): Promise<void> {
               '',
               DEVICE_CODE_PHISHING_WARNING,
               '',
-              'Waiting for you to approve…',
             ].join('\n'),
           )
+          if (out.interactive)
+            stopProgress = startProgress(process.stderr, 'Waiting for you to approve', expiresAt)
+          else out.say('Waiting for you to approve…')
         },
       })
+      stopProgress()
       await persist(tokens, parseIdTokenClaims(tokens.idToken))
     } else if (options.manual === true) {
       const lines = createInterface({ input: process.stdin })
@@ -123,6 +129,7 @@ export async function runLogin(flags: Record<string, unknown>): Promise<void> {
         withApiKeyExchange: options.withApiKeyExchange === true,
         ...(ports === undefined ? {} : { ports }),
       })
+      stopProgress()
       apiKey = result.apiKey
       if (result.apiKeyError) out.note(`API-key exchange failed: ${result.apiKeyError.message}`)
     }
@@ -135,6 +142,7 @@ export async function runLogin(flags: Record<string, unknown>): Promise<void> {
     })
     out.say(`Signed in as ${describe(account)}, plan ${account.plan ?? 'unknown'}.`)
   } catch (error) {
+    stopProgress()
     out.fail(error)
   } finally {
     process.off('SIGINT', cancel)

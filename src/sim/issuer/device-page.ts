@@ -4,7 +4,8 @@
  * as `POST /__sim/device/approve`, so both surfaces refuse the same things with the same messages.
  */
 import { SimControlError, approveDeviceCode } from '../control.js'
-import { escapeHtml, type SimRoute } from '../http.js'
+import { escapeHtml } from '../../lib/escape-html.js'
+import type { SimRoute } from '../http.js'
 import type { SimState } from '../state.js'
 import { readOwnForm } from './form-post.js'
 import { errorPage, renderPage } from './pages.js'

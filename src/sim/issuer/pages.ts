@@ -3,7 +3,7 @@
  * Content-Security-Policy of `sendHtml` enforces anyway), and every piece of caller-supplied text goes through
  * `escapeHtml`. Pages never show a token or a code.
  */
-import { escapeHtml } from '../http.js'
+import { escapeHtml } from '../../lib/escape-html.js'
 import { html, type IssuerAnswer } from './respond.js'
 
 const STYLE = `body{font-family:system-ui,sans-serif;max-width:34rem;margin:3rem auto;padding:0 1rem;color:#111}

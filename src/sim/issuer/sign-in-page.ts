@@ -3,7 +3,7 @@
  * Approve button, and a Deny button. Every button is a form POST to `/oauth/authorize/decision` that carries the
  * original request as hidden fields, so the decision is checked exactly like the request was.
  */
-import { escapeHtml } from '../http.js'
+import { escapeHtml } from '../../lib/escape-html.js'
 import type { SimState } from '../state.js'
 import type { AuthorizeRequest } from './authorize-request.js'
 import { hiddenFields, renderPage } from './pages.js'
