@@ -29,6 +29,7 @@ describe('untilAborted', () => {
   })
 
   it('wraps a non-Error rejection in an Error', async () => {
+    // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- the case under test
     const rejected = untilAborted(Promise.reject('text'), new AbortController().signal)
     await expect(rejected).rejects.toBeInstanceOf(Error)
   })

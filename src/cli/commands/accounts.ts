@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { z } from 'zod'
-import { BrokerError } from '../../lib/index.js'
+import { BrokerError, writeSecretFile } from '../../lib/index.js'
 import {
   CODEX_EXPORT_WARNING,
   CODEX_IMPORT_WARNING,
@@ -19,7 +19,6 @@ import { resolveEnvironment } from '../environment.js'
 import { parseOptions } from '../options.js'
 import { CliOutput } from '../output.js'
 import { openServices } from '../services.js'
-import { writeSecretFile } from '../../lib/index.js'
 
 /** The public view of an account: who, what plan, what state. No credential. */
 export function accountView(account: StoredAccount) {
