@@ -1,0 +1,92 @@
+/**
+ * The one place the proxy turns a refusal or a failure into an HTTP answer: a JSON body
+ * `{"error":{"code","message"}}` in OpenAI's shape with `cache-control: no-store`, never echoing a request
+ * header or body and never carrying upstream text (SECURITY.md C2.8). Upstream failures keep their broker code,
+ * except a usage limit, which answers 429 `rate_limited` with the reset time in the message.
+ */
+import type { ServerResponse } from 'node:http'
+import { httpStatusFor, isBrokerError, toPublicError } from '../lib/index.js'
+import { UpstreamError } from '../upstream/index.js'
+
+/** The codes of the proxy's own refusals. */
+export type ProxyErrorCode =
+  | 'bad_request'
+  | 'forbidden_host'
+  | 'forbidden_origin'
+  | 'unsupported_media_type'
+  | 'unauthorized'
+  | 'not_found'
+  | 'method_not_allowed'
+  | 'payload_too_large'
+  | 'invalid_json'
+  | 'rate_limited'
+
+/** An answer the proxy gives instead of serving the request. */
+export interface ProxyRefusal {
+  readonly status: number
+  readonly code: string
+  readonly message: string
+  /** Extra response headers (`allow`, `www-authenticate`). */
+  readonly headers?: Readonly<Record<string, string>>
+}
+
+/**
+ * Builds a refusal.
+ * @example
+ * refusal(404, 'not_found', 'No such route.')
+ */
+export function refusal(
+  status: number,
+  code: ProxyErrorCode,
+  message: string,
+  headers?: Readonly<Record<string, string>>,
+): ProxyRefusal {
+  return headers === undefined ? { status, code, message } : { status, code, message, headers }
+}
+
+/**
+ * Writes a refusal as the JSON error body, unless the headers already went out (then the response just ends).
+ * @example
+ * sendRefusal(res, refusal(401, 'unauthorized', 'A proxy token is required.'))
+ */
+export function sendRefusal(res: ServerResponse, answer: ProxyRefusal, close = false): void {
+  if (res.headersSent) {
+    res.end()
+    return
+  }
+  const body = JSON.stringify({ error: { code: answer.code, message: answer.message } })
+  res.statusCode = answer.status
+  res.setHeader('content-type', 'application/json')
+  res.setHeader('cache-control', 'no-store')
+  res.setHeader('content-length', Buffer.byteLength(body))
+  if (close) res.setHeader('connection', 'close')
+  for (const [name, value] of Object.entries(answer.headers ?? {})) res.setHeader(name, value)
+  res.end(body)
+}
+
+/**
+ * The refusal for an error thrown while serving: an upstream usage limit becomes 429 `rate_limited` saying when
+ * it resets ("… resets at 14:05 UTC"); any other `BrokerError` keeps its code and status; anything else is a
+ * generic 500.
+ * @example
+ * sendRefusal(res, refusalForError(error))
+ */
+export function refusalForError(error: unknown): ProxyRefusal {
+  if (error instanceof UpstreamError && error.code === 'ERR_UPSTREAM_RATE_LIMITED') {
+    const resetsAt = error.details.resetsAt
+    const when = resetsAt === null ? 'later' : `at ${utcClock(resetsAt)}`
+    return refusal(429, 'rate_limited', `The usage limit has been reached; it resets ${when}.`)
+  }
+  const body = toPublicError(error)
+  const status = isBrokerError(error) ? httpStatusFor(body.code) : 500
+  return { status, code: body.code, message: body.message }
+}
+
+/** `14:05 UTC`, or with the date when the reset is not today (UTC). */
+function utcClock(unixSeconds: number): string {
+  const at = new Date(unixSeconds * 1000)
+  const time = at.toISOString().slice(11, 16)
+  const today = new Date().toISOString().slice(0, 10)
+  const day = at.toISOString().slice(0, 10)
+  return day === today ? `${time} UTC` : `${day} ${time} UTC`
+}

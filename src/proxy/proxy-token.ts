@@ -1,0 +1,42 @@
+/**
+ * The proxy's per-launch capability token: 256 random bits, base64url, held as a `Secret`, and the constant-time
+ * check of what a caller presents in `X-Proxy-Token` or `Authorization: Bearer` (SECURITY.md C2.3).
+ */
+import { randomBytes } from 'node:crypto'
+import type { IncomingHttpHeaders } from 'node:http'
+import { safeEqual, Secret } from '../lib/index.js'
+
+/**
+ * A fresh token (32 bytes from the CSPRNG, base64url).
+ * @example
+ * const token = createProxyToken()
+ */
+export function createProxyToken(): Secret {
+  return Secret.from(randomBytes(32).toString('base64url'))
+}
+
+const BEARER = /^Bearer ([\x21-\x7e]+)$/
+
+/**
+ * The token a request presents: `x-proxy-token`, else the `Authorization: Bearer` value; null when neither is
+ * present exactly once.
+ * @example
+ * presentedToken({ 'x-proxy-token': 'abc' }) // 'abc'
+ */
+export function presentedToken(headers: IncomingHttpHeaders): string | null {
+  const custom = headers['x-proxy-token']
+  if (typeof custom === 'string' && custom !== '') return custom
+  const authorization = headers.authorization
+  if (typeof authorization !== 'string') return null
+  return BEARER.exec(authorization)?.[1] ?? null
+}
+
+/**
+ * Whether the request carries the token (SHA-256 of both sides, then `timingSafeEqual`).
+ * @example
+ * if (!hasProxyToken(req.headers, token)) return refuse401()
+ */
+export function hasProxyToken(headers: IncomingHttpHeaders, token: Secret): boolean {
+  const presented = presentedToken(headers)
+  return presented !== null && safeEqual(presented, token)
+}

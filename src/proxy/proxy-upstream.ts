@@ -1,0 +1,116 @@
+/**
+ * Where the proxy sends requests: the ChatGPT Codex backend with the account's access token from the
+ * `TokenManager` (recovering once from a 401, before any byte went to the client), or the OpenAI API with an API
+ * key. The caller's headers never reach the upstream: the clients build every outgoing header themselves
+ * (SECURITY.md C2.5), and the bearer goes only into `authorization` (C2.6).
+ */
+import type { Secret } from '../lib/index.js'
+import type { TokenManager } from '../tokens/index.js'
+import {
+  UpstreamError,
+  type CodexBackend,
+  type CodexModel,
+  type OpenAIApi,
+  type UpstreamResponse,
+} from '../upstream/index.js'
+
+/** ChatGPT mode: one signed-in account through the Codex backend. */
+export interface ChatgptUpstream {
+  readonly kind: 'chatgpt'
+  readonly tokens: TokenManager
+  readonly accountId: string
+  readonly backend: CodexBackend
+  /** The `client_version` sent when listing models; default `0.169.0`. */
+  readonly clientVersion?: string
+}
+
+/** API-key mode: the OpenAI API. */
+export interface OpenAIUpstream {
+  readonly kind: 'openai'
+  readonly apiKey: Secret
+  readonly api: OpenAIApi
+}
+
+/** The upstream the proxy forwards to. */
+export type ProxyUpstream = ChatgptUpstream | OpenAIUpstream
+
+const DEFAULT_CLIENT_VERSION = '0.169.0'
+
+/**
+ * Runs `call` with the account's token; on a 401 that a refresh can fix, recovers once and runs it again.
+ * @example
+ * const models = await withAccessToken(upstream, (credentials) => backend.listModels({ credentials, clientVersion }))
+ */
+export async function withAccessToken<T>(
+  upstream: ChatgptUpstream,
+  call: (credentials: { accessToken: Secret; chatgptAccountId: string }) => Promise<T>,
+  signal?: AbortSignal,
+): Promise<T> {
+  const options = signal === undefined ? {} : { signal }
+  const first = await upstream.tokens.getAccessToken(upstream.accountId, options)
+  try {
+    return await call(first)
+  } catch (error) {
+    if (!(error instanceof UpstreamError) || error.details.recovery !== 'refresh') throw error
+    const recovered = await upstream.tokens.recoverUnauthorized(
+      upstream.accountId,
+      first.accessToken,
+      options,
+    )
+    return call(recovered)
+  }
+}
+
+/**
+ * Sends one Responses request (`body` is the JSON text to forward) and answers once the upstream's 2xx headers
+ * arrive, before any byte goes to the client.
+ * @throws {UpstreamError} classified upstream failures; the abort reason when `signal` aborts.
+ * @example
+ * const answer = await openResponse(upstream, JSON.stringify(request), controller.signal)
+ */
+export function openResponse(
+  upstream: ProxyUpstream,
+  body: string,
+  signal: AbortSignal,
+): Promise<UpstreamResponse> {
+  if (upstream.kind === 'openai') {
+    return upstream.api.createResponse({ apiKey: upstream.apiKey, body, signal })
+  }
+  return withAccessToken(
+    upstream,
+    (credentials) => upstream.backend.createResponse({ credentials, body, signal }),
+    signal,
+  )
+}
+
+/** One model in OpenAI's list shape. */
+export interface ListedModel {
+  readonly id: string
+  readonly object: 'model'
+  readonly owned_by: 'openai'
+}
+
+/** The models listed in API-key mode (a static list for now). */
+const OPENAI_MODELS: readonly string[] = ['gpt-5.4', 'gpt-5.4-mini', 'gpt-5.3-codex']
+
+/**
+ * The models the upstream offers, in OpenAI's list shape.
+ * @example
+ * const data = await listModels(upstream, signal)
+ */
+export async function listModels(
+  upstream: ProxyUpstream,
+  signal: AbortSignal,
+): Promise<ListedModel[]> {
+  let ids: readonly string[] = OPENAI_MODELS
+  if (upstream.kind === 'chatgpt') {
+    const clientVersion = upstream.clientVersion ?? DEFAULT_CLIENT_VERSION
+    const models: CodexModel[] = await withAccessToken(
+      upstream,
+      (credentials) => upstream.backend.listModels({ credentials, clientVersion, signal }),
+      signal,
+    )
+    ids = models.map((model) => model.slug)
+  }
+  return ids.map((id) => ({ id, object: 'model', owned_by: 'openai' }))
+}

@@ -1,0 +1,234 @@
+/**
+ * `startProxy(options)`: the hardened local Responses proxy (DESIGN.md "The proxy", SECURITY.md C2). A `node:http`
+ * server on 127.0.0.1 (another address only with `allowNonLoopback`, never a wildcard), a fresh 256-bit token per
+ * launch, optionally written to a 0600 server-info file, every request through the gates before routing, Node's
+ * header and request timeouts (which cover receiving the request, never a long streamed answer) and its strict
+ * HTTP parser.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import type { Duplex } from 'node:stream'
+import {
+  BrokerError,
+  createLogger,
+  type Logger,
+  type Secret,
+  writeSecretFile,
+} from '../lib/index.js'
+import { loopbackHosts, runGates, tooLarge, type GateConfig } from './gates.js'
+import { refusalForError, sendRefusal } from './proxy-error.js'
+import { createProxyToken } from './proxy-token.js'
+import { listModels, type ProxyUpstream } from './proxy-upstream.js'
+import { readBody } from './read-body.js'
+import { serveResponses } from './responses-route.js'
+import type { ProxyRoute } from './routes.js'
+
+/** Options of {@link startProxy}. */
+export interface StartProxyOptions {
+  readonly upstream: ProxyUpstream
+  /** Default 0 (an ephemeral port). */
+  readonly port?: number
+  /** Default `127.0.0.1`; anything but `127.0.0.1`/`::1` needs `allowNonLoopback`; `0.0.0.0`/`::` never. */
+  readonly host?: string
+  /** Allows a non-loopback `host` (the token is still required; a warning is logged). */
+  readonly allowNonLoopback?: boolean
+  /** Writes `{"port","pid","auth_token"}` there (0600, never through a symlink). */
+  readonly serverInfoPath?: string
+  /** Default 10 MiB. */
+  readonly maxBodyBytes?: number
+  /** Serves `POST /shutdown` (token required). */
+  readonly httpShutdown?: boolean
+  readonly logger?: Logger
+  /** Time to receive a request's headers; default 10 s (then 408). */
+  readonly headersTimeoutMs?: number
+  /**
+   * Time to receive a whole request, body included; default 60 s (then 408). It covers receiving only: a long
+   * streamed answer is never cut by it.
+   */
+  readonly requestTimeoutMs?: number
+}
+
+/** A running proxy. */
+export interface RunningProxy {
+  readonly port: number
+  /** e.g. `http://127.0.0.1:8080`. */
+  readonly url: string
+  /** The capability token callers present in `X-Proxy-Token` or `Authorization: Bearer`. */
+  readonly token: Secret
+  /** Resolves once the proxy has stopped (`close()` or `POST /shutdown`). */
+  readonly closed: Promise<void>
+  /** Stops listening and ends every open connection. */
+  close(): Promise<void>
+}
+
+/** The default body limit: 10 MiB. */
+export const DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024
+const HEADERS_TIMEOUT_MS = 10_000
+const REQUEST_TIMEOUT_MS = 60_000
+const LOOPBACK = new Set(['127.0.0.1', '::1'])
+const WILDCARD = new Set(['0.0.0.0', '::', '', '*'])
+
+/**
+ * Starts the proxy.
+ * @throws {BrokerError} `ERR_INVALID_CONFIG` for a refused bind address; `ERR_UNSAFE_FILE` for an unsafe
+ * server-info path; `ERR_PORT_IN_USE` when the port is taken.
+ * @example
+ * const proxy = await startProxy({ upstream: { kind: 'chatgpt', tokens, accountId, backend } })
+ * await fetch(`${proxy.url}/v1/responses`, { method: 'POST', headers: { 'x-proxy-token': proxy.token.reveal(), 'content-type': 'application/json' }, body })
+ * @see https://www.rfc-editor.org/rfc/rfc6750#section-2.1
+ */
+export async function startProxy(options: StartProxyOptions): Promise<RunningProxy> {
+  const host = options.host ?? '127.0.0.1'
+  if (WILDCARD.has(host)) {
+    throw new BrokerError('ERR_INVALID_CONFIG', 'The proxy never binds a wildcard address.')
+  }
+  if (!LOOPBACK.has(host) && options.allowNonLoopback !== true) {
+    throw new BrokerError(
+      'ERR_INVALID_CONFIG',
+      'The proxy binds loopback only; another address needs allowNonLoopback.',
+    )
+  }
+  const logger = options.logger ?? createLogger({ level: 'silent' })
+  const token = createProxyToken()
+  const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES
+  const headersTimeout = options.headersTimeoutMs ?? HEADERS_TIMEOUT_MS
+  const server = createServer({
+    headersTimeout,
+    requestTimeout: options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS,
+    // Check the timeouts often enough that they bite close to their value (Node's default is every 30 s).
+    connectionsCheckingInterval: Math.min(1_000, Math.max(50, Math.floor(headersTimeout / 2))),
+    insecureHTTPParser: false,
+  })
+  const port = await listen(server, options.port ?? 0, host)
+  const authority = host.includes(':') ? `[${host}]:${String(port)}` : `${host}:${String(port)}`
+  const allowedHosts = LOOPBACK.has(host) ? loopbackHosts(port) : [authority]
+  const gates: GateConfig = {
+    allowedHosts,
+    token,
+    maxBodyBytes,
+    shutdownEnabled: options.httpShutdown === true,
+  }
+
+  let closing: Promise<void> | null = null
+  const close = (): Promise<void> => {
+    closing ??= new Promise<void>((resolve) => {
+      server.close(() => {
+        resolve()
+      })
+      server.closeAllConnections()
+    })
+    return closing
+  }
+  let resolveClosed: () => void = () => undefined
+  const closed = new Promise<void>((resolve) => {
+    resolveClosed = resolve
+  })
+  server.on('close', resolveClosed)
+
+  // CONNECT and Upgrade (websocket, h2c) are never served (SECURITY.md PX-05, PX-06).
+  server.on('connect', refuseSocket(405, 'Method Not Allowed'))
+  server.on('upgrade', refuseSocket(400, 'Bad Request'))
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    const result = runGates(
+      {
+        method: req.method ?? '',
+        url: req.url ?? '',
+        headers: req.headers,
+        rawHeaders: req.rawHeaders,
+      },
+      gates,
+    )
+    if (!result.ok) {
+      sendRefusal(res, result.refusal, true)
+      return
+    }
+    serve(result.route, req, res).catch((error: unknown) => {
+      logger.error({ err: error }, 'proxy: request failed')
+      sendRefusal(res, refusalForError(error))
+    })
+  })
+
+  async function serve(
+    route: ProxyRoute,
+    req: IncomingMessage,
+    res: ServerResponse,
+  ): Promise<void> {
+    switch (route) {
+      case 'healthz':
+        res.writeHead(204, { 'cache-control': 'no-store' }).end()
+        return
+      case 'shutdown':
+        res.on('finish', () => void close())
+        res.writeHead(202, { 'cache-control': 'no-store', connection: 'close' }).end()
+        return
+      case 'models': {
+        const controller = new AbortController()
+        res.on('close', () => {
+          controller.abort()
+        })
+        const data = await listModels(options.upstream, controller.signal)
+        const text = JSON.stringify({ object: 'list', data })
+        res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' })
+        res.end(text)
+        return
+      }
+      case 'responses': {
+        const read = await readBody(req, maxBodyBytes)
+        if (!read.ok) {
+          if (read.reason === 'too_large') sendRefusal(res, tooLarge(maxBodyBytes), true)
+          return
+        }
+        await serveResponses(res, read.body, { upstream: options.upstream, logger })
+        return
+      }
+    }
+  }
+
+  if (!LOOPBACK.has(host)) {
+    logger.warn(
+      `proxy: listening on ${authority}, NOT loopback only; every request still needs the token`,
+    )
+  }
+  if (options.serverInfoPath !== undefined) {
+    const info = JSON.stringify({ port, pid: process.pid, auth_token: token.reveal() })
+    try {
+      await writeSecretFile(options.serverInfoPath, `${info}\n`)
+    } catch (error) {
+      await close()
+      throw error
+    }
+  }
+  return { port, url: `http://${authority}`, token, closed, close }
+}
+
+/** Answers a bare status on a socket Node handed over (CONNECT, Upgrade) and closes it. */
+function refuseSocket(
+  status: number,
+  reason: string,
+): (req: IncomingMessage, socket: Duplex) => void {
+  return (_req, socket) => {
+    socket.on('error', () => undefined)
+    socket.end(
+      `HTTP/1.1 ${String(status)} ${reason}\r\ncontent-length: 0\r\ncache-control: no-store\r\nconnection: close\r\n\r\n`,
+    )
+  }
+}
+
+function listen(server: Server, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const onError = (error: NodeJS.ErrnoException): void => {
+      reject(
+        error.code === 'EADDRINUSE'
+          ? new BrokerError('ERR_PORT_IN_USE', `Port ${String(port)} is already in use.`, {
+              cause: error,
+            })
+          : error,
+      )
+    }
+    server.once('error', onError)
+    server.listen(port, host, () => {
+      server.off('error', onError)
+      resolve((server.address() as AddressInfo).port)
+    })
+  })
+}
