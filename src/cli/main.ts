@@ -113,6 +113,22 @@ program
   })
 
 program
+  .command('proxy')
+  .description('run the local OpenAI-compatible proxy that only its token holder can use')
+  .option('--port <n>', 'port to listen on (0 picks a free one)', '0')
+  .option('--server-info <file>', 'write {"port","pid","auth_token"} there (mode 0600)')
+  .option('--upstream <kind>', 'chatgpt (a signed-in account) or openai (an API key)', 'chatgpt')
+  .option('--api-key-stdin', 'read the OpenAI API key from standard input (with --upstream openai)')
+  .option('--account <account>', 'account id, email or label (optional with a single account)')
+  .option('--http-shutdown', 'serve POST /shutdown (token required)')
+  .option('--max-body <bytes>', 'largest request body accepted (default 10 MiB)')
+  .option('--json', 'one JSON event per line')
+  .action(async (_options: unknown, command: Command) => {
+    const { runProxy } = await import('./commands/proxy.js')
+    await runProxy(flagsOf(command))
+  })
+
+program
   .command('sim')
   .description('run the local simulator of auth.openai.com, the ChatGPT backend and the OpenAI API')
   .option('--port <n>', 'port to listen on (0 picks a free one)', '0')

@@ -40,3 +40,10 @@ export {
 } from './proxy-upstream.js'
 export { readBody, type BodyRead } from './read-body.js'
 export { serveResponses, type ResponsesRouteContext } from './responses-route.js'
+export { serveChatCompletions } from './chat-completions-route.js'
+export {
+  collectTerminal,
+  exchangeUpstream,
+  parseJsonObject,
+  type UpstreamRouteContext,
+} from './upstream-exchange.js'

@@ -19,6 +19,7 @@ export type ProxyErrorCode =
   | 'method_not_allowed'
   | 'payload_too_large'
   | 'invalid_json'
+  | 'invalid_request'
   | 'rate_limited'
 
 /** An answer the proxy gives instead of serving the request. */

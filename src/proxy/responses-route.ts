@@ -7,16 +7,18 @@
  */
 import { once } from 'node:events'
 import type { ServerResponse } from 'node:http'
-import { BrokerError, type Logger } from '../lib/index.js'
+import { BrokerError } from '../lib/index.js'
 import type { UpstreamResponse } from '../upstream/index.js'
-import { refusal, refusalForError, sendRefusal } from './proxy-error.js'
-import { openResponse, type ProxyUpstream } from './proxy-upstream.js'
+import { refusal, sendRefusal } from './proxy-error.js'
+import {
+  collectTerminal,
+  exchangeUpstream,
+  parseJsonObject,
+  type UpstreamRouteContext,
+} from './upstream-exchange.js'
 
 /** What the Responses route needs. */
-export interface ResponsesRouteContext {
-  readonly upstream: ProxyUpstream
-  readonly logger: Logger
-}
+export type ResponsesRouteContext = UpstreamRouteContext
 
 /**
  * Serves one Responses request whose body has been read.
@@ -28,50 +30,19 @@ export async function serveResponses(
   body: Buffer,
   context: ResponsesRouteContext,
 ): Promise<void> {
-  const parsed = parseRequest(body)
+  const parsed = parseJsonObject(body)
   if (parsed === null) {
     sendRefusal(res, refusal(400, 'invalid_json', 'The body must be a JSON object.'))
     return
   }
   const wantsStream = parsed.stream === true
-  const forwarded =
-    context.upstream.kind === 'chatgpt'
-      ? JSON.stringify({ ...parsed, store: false, stream: true })
-      : body.toString('utf8')
-
-  const controller = new AbortController()
-  const onClose = (): void => {
-    if (!res.writableFinished) controller.abort(new Error('The client went away.'))
-  }
-  res.on('close', onClose)
-  try {
-    const answer = await openResponse(context.upstream, forwarded, controller.signal)
-    if (context.upstream.kind === 'chatgpt' && !wantsStream) {
-      await answerCollected(res, answer)
-    } else {
-      await relay(res, answer, controller.signal)
-    }
-  } catch (error) {
-    if (controller.signal.aborted) {
-      context.logger.debug('proxy: client went away; upstream request aborted')
-      return
-    }
-    context.logger.warn({ err: error }, 'proxy: upstream request failed')
-    sendRefusal(res, refusalForError(error))
-  } finally {
-    res.off('close', onClose)
-  }
-}
-
-/** Parses the body as a JSON object, or null. */
-function parseRequest(body: Buffer): Record<string, unknown> | null {
-  try {
-    const value: unknown = JSON.parse(body.toString('utf8'))
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) return null
-    return value as Record<string, unknown>
-  } catch {
-    return null
-  }
+  const chatgpt = context.upstream.kind === 'chatgpt'
+  const forwarded = chatgpt
+    ? JSON.stringify({ ...parsed, store: false, stream: true })
+    : body.toString('utf8')
+  await exchangeUpstream(res, context, forwarded, (answer, signal) =>
+    chatgpt && !wantsStream ? answerCollected(res, answer) : relay(res, answer, signal),
+  )
 }
 
 /** Pipes the upstream bytes to the client with backpressure. */
@@ -103,10 +74,7 @@ async function relay(
 
 /** Collects the stream and answers the terminal event's `response` as JSON. */
 async function answerCollected(res: ServerResponse, answer: UpstreamResponse): Promise<void> {
-  const events = answer.events()
-  let next = await events.next()
-  while (next.done !== true) next = await events.next()
-  const terminal = next.value
+  const terminal = await collectTerminal(answer)
   if (!('response' in terminal)) {
     throw new BrokerError('ERR_UPSTREAM_BAD_RESPONSE', 'The stream ended without a response.')
   }

@@ -5,11 +5,12 @@
  */
 
 /** The routes the proxy serves. */
-export type ProxyRoute = 'responses' | 'models' | 'healthz' | 'shutdown'
+export type ProxyRoute = 'responses' | 'chat_completions' | 'models' | 'healthz' | 'shutdown'
 
 const ROUTES: ReadonlyMap<string, { method: string; route: ProxyRoute }> = new Map([
   ['/v1/responses', { method: 'POST', route: 'responses' }],
   ['/responses', { method: 'POST', route: 'responses' }],
+  ['/v1/chat/completions', { method: 'POST', route: 'chat_completions' }],
   ['/v1/models', { method: 'GET', route: 'models' }],
   ['/healthz', { method: 'GET', route: 'healthz' }],
   ['/shutdown', { method: 'POST', route: 'shutdown' }],

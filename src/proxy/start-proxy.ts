@@ -15,6 +15,7 @@ import {
   type Secret,
   writeSecretFile,
 } from '../lib/index.js'
+import { serveChatCompletions } from './chat-completions-route.js'
 import { loopbackHosts, runGates, tooLarge, type GateConfig } from './gates.js'
 import { refusalForError, sendRefusal } from './proxy-error.js'
 import { createProxyToken } from './proxy-token.js'
@@ -172,13 +173,17 @@ export async function startProxy(options: StartProxyOptions): Promise<RunningPro
         res.end(text)
         return
       }
-      case 'responses': {
+      case 'responses':
+      case 'chat_completions': {
         const read = await readBody(req, maxBodyBytes)
         if (!read.ok) {
           if (read.reason === 'too_large') sendRefusal(res, tooLarge(maxBodyBytes), true)
           return
         }
-        await serveResponses(res, read.body, { upstream: options.upstream, logger })
+        const context = { upstream: options.upstream, logger }
+        await (route === 'responses'
+          ? serveResponses(res, read.body, context)
+          : serveChatCompletions(res, read.body, context))
         return
       }
     }

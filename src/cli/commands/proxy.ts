@@ -1,0 +1,104 @@
+/**
+ * `codex-broker proxy`: the hardened local proxy in the foreground until Ctrl-C, SIGTERM or `POST /shutdown`
+ * (with `--http-shutdown`). ChatGPT mode (the default) serves one signed-in account through the Codex backend;
+ * OpenAI mode serves an API key read from standard input (`--api-key-stdin`), never from argv or the
+ * environment. The proxy token goes to the `--server-info` file (0600) or, without one, to stderr exactly once.
+ */
+import { createInterface } from 'node:readline'
+import { z } from 'zod'
+import { BrokerError, Secret } from '../../lib/index.js'
+import { DEFAULT_ORIGINATOR } from '../../oauth/index.js'
+import { startProxy, type ProxyUpstream } from '../../proxy/index.js'
+import { CodexBackend, OpenAIApi } from '../../upstream/index.js'
+import { findAccount } from '../account-ref.js'
+import { resolveEnvironment } from '../environment.js'
+import { parseOptions, portOption, untilStopSignal } from '../options.js'
+import { CliOutput } from '../output.js'
+import { openServices } from '../services.js'
+import { VERSION } from '../version.js'
+
+const proxyOptions = z.object({
+  port: portOption,
+  serverInfo: z.string().min(1).optional(),
+  upstream: z.enum(['chatgpt', 'openai']),
+  apiKeyStdin: z.boolean().optional(),
+  account: z.string().min(1).optional(),
+  httpShutdown: z.boolean().optional(),
+  maxBody: z.coerce
+    .number({ error: 'must be a number of bytes' })
+    .int('must be a whole number')
+    .min(1, 'must be at least 1')
+    .optional(),
+  json: z.boolean().optional(),
+})
+
+/** Runs `codex-broker proxy`. */
+export async function runProxy(flags: Record<string, unknown>): Promise<void> {
+  const out = new CliOutput(flags.json === true)
+  const closers: (() => Promise<void>)[] = []
+  try {
+    const options = parseOptions(proxyOptions, flags)
+    const env = resolveEnvironment(flags)
+    let upstream: ProxyUpstream
+    if (options.upstream === 'openai') {
+      if (options.apiKeyStdin !== true) {
+        throw new BrokerError('ERR_INVALID_CONFIG', '--upstream openai needs --api-key-stdin.', {
+          hint: 'Pipe the API key in: codex-broker proxy --upstream openai --api-key-stdin < key.txt',
+        })
+      }
+      const apiKey = await readApiKey()
+      const api = new OpenAIApi({ apiBase: env.apiBase })
+      closers.push(() => api.close())
+      upstream = { kind: 'openai', api, apiKey }
+    } else {
+      if (options.apiKeyStdin === true) {
+        throw new BrokerError('ERR_INVALID_CONFIG', '--api-key-stdin needs --upstream openai.')
+      }
+      const { store, tokens } = await openServices(env)
+      const account = await findAccount(store, options.account)
+      const backend = new CodexBackend({
+        backendBase: env.backendBase,
+        identity: { originator: DEFAULT_ORIGINATOR, version: VERSION },
+      })
+      closers.push(() => backend.close())
+      upstream = { kind: 'chatgpt', tokens, accountId: account.id, backend }
+    }
+    const proxy = await startProxy({
+      upstream,
+      port: options.port,
+      httpShutdown: options.httpShutdown === true,
+      ...(options.serverInfo === undefined ? {} : { serverInfoPath: options.serverInfo }),
+      ...(options.maxBody === undefined ? {} : { maxBodyBytes: options.maxBody }),
+    })
+    closers.unshift(() => proxy.close())
+    out.event('listening', { url: proxy.url, port: proxy.port })
+    out.say(`listening on ${proxy.url}`)
+    if (options.serverInfo === undefined) {
+      process.stderr.write(
+        `Proxy token (shown once; send it as "Authorization: Bearer <token>" or "X-Proxy-Token"): ${proxy.token.reveal()}\n`,
+      )
+    }
+    await Promise.race([untilStopSignal(), proxy.closed])
+  } catch (error) {
+    out.fail(error)
+  } finally {
+    for (const close of closers) await close()
+  }
+}
+
+/** Reads one line from standard input as the API key. */
+async function readApiKey(): Promise<Secret> {
+  const lines = createInterface({ input: process.stdin })
+  try {
+    for await (const line of lines) {
+      const key = line.trim()
+      if (key === '') break
+      return Secret.from(key)
+    }
+  } finally {
+    lines.close()
+  }
+  throw new BrokerError('ERR_INVALID_CONFIG', 'No API key on standard input.', {
+    hint: 'Pipe the API key in: codex-broker proxy --upstream openai --api-key-stdin < key.txt',
+  })
+}
