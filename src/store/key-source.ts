@@ -150,7 +150,7 @@ async function openKeychain(options: ResolveEncryptionKeyOptions, home: string):
  * valid key, or when no key exists and `create` is false; `ERR_UNSAFE_FILE` when the key file is not private;
  * `ERR_UNSAFE_HOME` when the home is not.
  * @example
- * const { key, source } = await resolveEncryptionKey({ home, envKey: process.env.CODEX_BROKER_KEY })
+ * const { key, source } = await resolveEncryptionKey({ home, envKey: keyFromCli })
  * const store = new FileCredentialStore({ home, encryption: key })
  */
 export async function resolveEncryptionKey(
