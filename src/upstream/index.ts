@@ -24,6 +24,7 @@ export {
   isTerminalEvent,
   parseResponseEvent,
   responseEvents,
+  responseUsageSchema,
   TerminalTracker,
   type KnownResponseEvent,
   type KnownResponseEventType,

@@ -9,7 +9,8 @@ import { z } from 'zod'
 import { BrokerError } from '../lib/index.js'
 import { parseSse, type SseMessage } from './sse-parser.js'
 
-const usageSchema = z.looseObject({
+/** The `usage` object of a completed response (PROTOCOL.md §7), shared with the translations. */
+export const responseUsageSchema = z.looseObject({
   input_tokens: z.number(),
   output_tokens: z.number(),
   total_tokens: z.number(),
@@ -20,7 +21,7 @@ const usageSchema = z.looseObject({
 const responseSchema = z.looseObject({
   id: z.string(),
   status: z.string().nullish(),
-  usage: usageSchema.nullish(),
+  usage: responseUsageSchema.nullish(),
   error: z.looseObject({ code: z.string().nullish(), message: z.string().nullish() }).nullish(),
   incomplete_details: z.looseObject({ reason: z.string().nullish() }).nullish(),
 })

@@ -16,6 +16,7 @@ import {
   startCallbackServer,
 } from '../../src/oauth/index.js'
 import {
+  closeServer,
   deferred,
   fastRetryClock,
   freePorts,
@@ -32,17 +33,7 @@ const squatters: Server[] = []
 
 afterEach(async () => {
   for (const server of started.splice(0)) server.cancel()
-  await Promise.all(
-    squatters.splice(0).map(
-      (server) =>
-        new Promise<void>((resolve) => {
-          server.close(() => {
-            resolve()
-          })
-          server.closeAllConnections()
-        }),
-    ),
-  )
+  await Promise.all(squatters.splice(0).map((server) => closeServer(server)))
 })
 
 interface Harness {

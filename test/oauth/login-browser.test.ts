@@ -18,6 +18,7 @@ import {
 import { CODEX_CLIENT_ID, type Simulator } from '../../src/sim/index.js'
 import { useSimulator } from '../support/sim.js'
 import {
+  closeServer,
   authorizeRedirect,
   cannedFetch,
   connectResult,
@@ -37,17 +38,7 @@ const EMAIL = 'browser@example.com'
 const squatters: Server[] = []
 
 afterEach(async () => {
-  await Promise.all(
-    squatters.splice(0).map(
-      (server) =>
-        new Promise<void>((resolve) => {
-          server.close(() => {
-            resolve()
-          })
-          server.closeAllConnections()
-        }),
-    ),
-  )
+  await Promise.all(squatters.splice(0).map((server) => closeServer(server)))
 })
 
 interface Running {

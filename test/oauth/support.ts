@@ -217,3 +217,16 @@ export function fastRetryClock(): { clock: Clock; retries: number[] } {
     },
   }
 }
+
+/** Closes a server and drops its open connections (test teardown). */
+export function closeServer(server: {
+  close(callback: () => void): unknown
+  closeAllConnections(): void
+}): Promise<void> {
+  return new Promise<void>((resolve) => {
+    server.close(() => {
+      resolve()
+    })
+    server.closeAllConnections()
+  })
+}

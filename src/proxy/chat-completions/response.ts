@@ -17,16 +17,9 @@
  */
 import { z } from 'zod'
 import { BrokerError } from '../../lib/index.js'
+import { responseUsageSchema } from '../../upstream/index.js'
 import type { ChatCompletion, ChatCompletionMessage, ChatToolCall } from './types.js'
 import { finishReasonOf, toChatUsage, upstreamFailure } from './usage.js'
-
-const usageSchema = z.looseObject({
-  input_tokens: z.number(),
-  output_tokens: z.number(),
-  total_tokens: z.number(),
-  input_tokens_details: z.looseObject({ cached_tokens: z.number() }).nullish(),
-  output_tokens_details: z.looseObject({ reasoning_tokens: z.number() }).nullish(),
-})
 
 const outputItem = z.looseObject({
   type: z.string(),
@@ -42,7 +35,7 @@ const responseSchema = z.looseObject({
   created_at: z.number().nullish(),
   status: z.string().nullish(),
   output: z.array(outputItem).nullish(),
-  usage: usageSchema.nullish(),
+  usage: responseUsageSchema.nullish(),
   error: z.looseObject({ code: z.string().nullish(), message: z.string().nullish() }).nullish(),
   incomplete_details: z.looseObject({ reason: z.string().nullish() }).nullish(),
 })
