@@ -48,3 +48,12 @@ export {
 export * from './store/index.js'
 export * from './tokens/index.js'
 export * from './upstream/index.js'
+export {
+  DEFAULT_MAX_BODY_BYTES,
+  startProxy,
+  type ChatgptUpstream,
+  type OpenAIUpstream,
+  type ProxyUpstream,
+  type RunningProxy,
+  type StartProxyOptions,
+} from './proxy/index.js'

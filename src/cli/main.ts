@@ -122,6 +122,12 @@ program
   .option('--account <account>', 'account id, email or label (optional with a single account)')
   .option('--http-shutdown', 'serve POST /shutdown (token required)')
   .option('--max-body <bytes>', 'largest request body accepted (default 10 MiB)')
+  .option('--dump-dir <dir>', 'write redacted request/response dumps there (0700 dir, 0600 files)')
+  .option('--host <address>', 'address to bind (default 127.0.0.1; ::1 also counts as loopback)')
+  .option(
+    '--allow-non-loopback',
+    'allow a --host other than loopback (the token is still required)',
+  )
   .option('--json', 'one JSON event per line')
   .action(async (_options: unknown, command: Command) => {
     const { runProxy } = await import('./commands/proxy.js')

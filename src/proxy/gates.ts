@@ -24,7 +24,7 @@ export interface GateRequest {
 
 /** What the gates need to know about the listener. */
 export interface GateConfig {
-  /** The exact Host values accepted, e.g. `127.0.0.1:8080` and `localhost:8080`. */
+  /** The exact Host values accepted, e.g. `127.0.0.1:8080`. */
   readonly allowedHosts: readonly string[]
   readonly token: Secret
   readonly maxBodyBytes: number
@@ -35,9 +35,9 @@ export interface GateConfig {
 export type GateResult = { ok: false; refusal: ProxyRefusal } | { ok: true; route: ProxyRoute }
 
 /**
- * Gate 1: exactly one Host, byte for byte one of `allowedHosts` (by default `127.0.0.1:<port>` and
- * `localhost:<port>`, case-sensitive), and an origin-form target. Missing or duplicate Host → 400, absolute-form
- * → 400, any other Host → 403.
+ * Gate 1: exactly one Host, byte for byte one of `allowedHosts` (on loopback just the bound address with its port,
+ * e.g. `127.0.0.1:8080`), and an origin-form target. Missing or duplicate Host → 400, absolute-form → 400, any
+ * other Host → 403 with a message naming the address to use (ours, never the value sent).
  * @example
  * hostGate({ method: 'GET', url: '/healthz', headers: {}, rawHeaders: ['Host', '127.0.0.1:8080'] }, ['127.0.0.1:8080']) // null
  */
@@ -58,19 +58,25 @@ export function hostGate(
   }
   const host = hosts[0] ?? ''
   if (!allowedHosts.includes(host)) {
-    return refusal(403, 'forbidden_host', 'This Host is not allowed.')
+    const use = allowedHosts[0] === undefined ? '' : ` Call http://${allowedHosts[0]}/ instead.`
+    return refusal(403, 'forbidden_host', `This Host is not allowed.${use}`)
   }
   return null
 }
 
 /**
- * Gate 2: this is not a browser API, so any `Origin` or `Sec-Fetch-*` header → 403.
+ * Gate 2: this is not a browser API, so a request that shows a browser made it → 403: any `Origin`, or any
+ * `Sec-Fetch-*` header but a lone `Sec-Fetch-Mode`. Browsers send `Sec-Fetch-Site` and `Sec-Fetch-Dest` with every
+ * request to a potentially trustworthy URL such as `http://127.0.0.1` (and `Origin` with every cross-origin
+ * POST), so they are all refused; Node's own `fetch` (undici, and with it the OpenAI SDK) adds exactly
+ * `Sec-Fetch-Mode: cors` and nothing else, which is a program, not a page, and passes (SECURITY.md C2.2, PX-02).
  * @example
  * originGate({ origin: 'https://evil.example' }) // 403 forbidden_origin
+ * originGate({ 'sec-fetch-mode': 'cors' }) // null: Node's fetch
  */
 export function originGate(headers: IncomingHttpHeaders): ProxyRefusal | null {
   const browser = Object.keys(headers).some(
-    (name) => name === 'origin' || name.startsWith('sec-fetch-'),
+    (name) => name === 'origin' || (name.startsWith('sec-fetch-') && name !== 'sec-fetch-mode'),
   )
   return browser ? refusal(403, 'forbidden_origin', 'Browser requests are not allowed.') : null
 }
@@ -126,18 +132,23 @@ export function tooLarge(maxBodyBytes: number): ProxyRefusal {
 }
 
 /**
- * The Host values a listener on `port` accepts.
+ * The Host values a listener accepts: its own address literal and port, nothing else. `localhost` is
+ * refused on purpose (SECURITY.md RB-02: only the OAuth callback, whose registered redirect URI names it, accepts
+ * it): the proxy's URL, its server-info file and every example say `127.0.0.1`, a name adds a resolver to trust,
+ * and one exact value leaves nothing to normalise.
  * @example
- * loopbackHosts(8080) // ['127.0.0.1:8080', 'localhost:8080']
+ * listenerHosts('127.0.0.1', 8080) // ['127.0.0.1:8080']
+ * listenerHosts('::1', 8080) // ['[::1]:8080']
  */
-export function loopbackHosts(port: number): string[] {
-  return [`127.0.0.1:${String(port)}`, `localhost:${String(port)}`]
+export function listenerHosts(address: string, port: number): string[] {
+  const literal = address.includes(':') ? `[${address}]` : address
+  return [`${literal}:${String(port)}`]
 }
 
 /**
  * Runs every gate in order; the first refusal wins.
  * @example
- * const result = runGates(req, { allowedHosts: loopbackHosts(port), token, maxBodyBytes, shutdownEnabled: false })
+ * const result = runGates(req, { allowedHosts: listenerHosts('127.0.0.1', port), token, maxBodyBytes, shutdownEnabled: false })
  * if (!result.ok) return sendRefusal(res, result.refusal)
  */
 export function runGates(request: GateRequest, config: GateConfig): GateResult {

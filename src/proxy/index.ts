@@ -3,6 +3,8 @@
  */
 export {
   DEFAULT_MAX_BODY_BYTES,
+  DEFAULT_MAX_CONCURRENT_REQUESTS,
+  DEFAULT_MAX_CONNECTIONS,
   startProxy,
   type RunningProxy,
   type StartProxyOptions,
@@ -10,7 +12,7 @@ export {
 export {
   contentTypeGate,
   hostGate,
-  loopbackHosts,
+  listenerHosts,
   originGate,
   runGates,
   sizeGate,
@@ -24,6 +26,7 @@ export { matchRoute, type ProxyRoute, type RouteMatch } from './routes.js'
 export { createProxyToken, hasProxyToken, presentedToken } from './proxy-token.js'
 export {
   refusal,
+  overloaded,
   refusalForError,
   sendRefusal,
   type ProxyErrorCode,
@@ -47,3 +50,5 @@ export {
   parseJsonObject,
   type UpstreamRouteContext,
 } from './upstream-exchange.js'
+export { removeServerInfo, writeServerInfo, type ServerInfo } from './server-info.js'
+export { createExchangeDumper, DUMP_BODY_LIMIT, type ExchangeDumper } from './exchange-dump.js'

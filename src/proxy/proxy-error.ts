@@ -21,6 +21,7 @@ export type ProxyErrorCode =
   | 'invalid_json'
   | 'invalid_request'
   | 'rate_limited'
+  | 'overloaded'
 
 /** An answer the proxy gives instead of serving the request. */
 export interface ProxyRefusal {
@@ -63,6 +64,20 @@ export function sendRefusal(res: ServerResponse, answer: ProxyRefusal, close = f
   if (close) res.setHeader('connection', 'close')
   for (const [name, value] of Object.entries(answer.headers ?? {})) res.setHeader(name, value)
   res.end(body)
+}
+
+/**
+ * The 503 for a request above the concurrency cap: answered at once, with a hint to retry.
+ * @example
+ * sendRefusal(res, overloaded(4096), true)
+ */
+export function overloaded(limit: number): ProxyRefusal {
+  return refusal(
+    503,
+    'overloaded',
+    `The proxy is already serving ${String(limit)} requests; retry shortly.`,
+    { 'retry-after': '1' },
+  )
 }
 
 /**

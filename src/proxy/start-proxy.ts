@@ -8,21 +8,17 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { Duplex } from 'node:stream'
-import {
-  BrokerError,
-  createLogger,
-  type Logger,
-  type Secret,
-  writeSecretFile,
-} from '../lib/index.js'
+import { BrokerError, createLogger, type Logger, type Secret } from '../lib/index.js'
 import { serveChatCompletions } from './chat-completions-route.js'
-import { loopbackHosts, runGates, tooLarge, type GateConfig } from './gates.js'
-import { refusalForError, sendRefusal } from './proxy-error.js'
+import { createExchangeDumper, type ExchangeDumper } from './exchange-dump.js'
+import { listenerHosts, runGates, tooLarge, type GateConfig } from './gates.js'
+import { overloaded, refusalForError, sendRefusal } from './proxy-error.js'
 import { createProxyToken } from './proxy-token.js'
 import { listModels, type ProxyUpstream } from './proxy-upstream.js'
 import { readBody } from './read-body.js'
 import { serveResponses } from './responses-route.js'
 import type { ProxyRoute } from './routes.js'
+import { removeServerInfo, writeServerInfo } from './server-info.js'
 
 /** Options of {@link startProxy}. */
 export interface StartProxyOptions {
@@ -33,8 +29,17 @@ export interface StartProxyOptions {
   readonly host?: string
   /** Allows a non-loopback `host` (the token is still required; a warning is logged). */
   readonly allowNonLoopback?: boolean
-  /** Writes `{"port","pid","auth_token"}` there (0600, never through a symlink). */
+  /**
+   * Writes `{"port","pid","auth_token"}` there (0600, never through a symlink, never over a file others can
+   * read); removed again on a clean stop.
+   */
   readonly serverInfoPath?: string
+  /** Writes redacted request/response dumps there (0700 directory, 0600 files). */
+  readonly dumpDir?: string
+  /** Requests served at once; above it a request gets 503 `overloaded` at once. Default 4,096. */
+  readonly maxConcurrentRequests?: number
+  /** Open connections; above it Node closes new sockets as they arrive. Default 8,192. */
+  readonly maxConnections?: number
   /** Default 10 MiB. */
   readonly maxBodyBytes?: number
   /** Serves `POST /shutdown` (token required). */
@@ -64,6 +69,10 @@ export interface RunningProxy {
 
 /** The default body limit: 10 MiB. */
 export const DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024
+/** The default cap on requests served at once (each may hold a long stream). */
+export const DEFAULT_MAX_CONCURRENT_REQUESTS = 4_096
+/** The default cap on open connections, idle keep-alive ones included. */
+export const DEFAULT_MAX_CONNECTIONS = 8_192
 const HEADERS_TIMEOUT_MS = 10_000
 const REQUEST_TIMEOUT_MS = 60_000
 const LOOPBACK = new Set(['127.0.0.1', '::1'])
@@ -72,7 +81,7 @@ const WILDCARD = new Set(['0.0.0.0', '::', '', '*'])
 /**
  * Starts the proxy.
  * @throws {BrokerError} `ERR_INVALID_CONFIG` for a refused bind address; `ERR_UNSAFE_FILE` for an unsafe
- * server-info path; `ERR_PORT_IN_USE` when the port is taken.
+ * server-info path; `ERR_UNSAFE_HOME` for an unsafe dump directory; `ERR_PORT_IN_USE` when the port is taken.
  * @example
  * const proxy = await startProxy({ upstream: { kind: 'chatgpt', tokens, accountId, backend } })
  * await fetch(`${proxy.url}/v1/responses`, { method: 'POST', headers: { 'x-proxy-token': proxy.token.reveal(), 'content-type': 'application/json' }, body })
@@ -86,7 +95,7 @@ export async function startProxy(options: StartProxyOptions): Promise<RunningPro
   if (!LOOPBACK.has(host) && options.allowNonLoopback !== true) {
     throw new BrokerError(
       'ERR_INVALID_CONFIG',
-      'The proxy binds loopback only; another address needs allowNonLoopback.',
+      'The proxy binds loopback only; another address needs allowNonLoopback (--allow-non-loopback).',
     )
   }
   const logger = options.logger ?? createLogger({ level: 'silent' })
@@ -100,9 +109,12 @@ export async function startProxy(options: StartProxyOptions): Promise<RunningPro
     connectionsCheckingInterval: Math.min(1_000, Math.max(50, Math.floor(headersTimeout / 2))),
     insecureHTTPParser: false,
   })
+  server.maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS
+  const maxConcurrentRequests = options.maxConcurrentRequests ?? DEFAULT_MAX_CONCURRENT_REQUESTS
+  let inFlight = 0
   const port = await listen(server, options.port ?? 0, host)
   const authority = host.includes(':') ? `[${host}]:${String(port)}` : `${host}:${String(port)}`
-  const allowedHosts = LOOPBACK.has(host) ? loopbackHosts(port) : [authority]
+  const allowedHosts = listenerHosts(host, port)
   const gates: GateConfig = {
     allowedHosts,
     token,
@@ -110,6 +122,7 @@ export async function startProxy(options: StartProxyOptions): Promise<RunningPro
     shutdownEnabled: options.httpShutdown === true,
   }
 
+  let dumper: ExchangeDumper | null = null
   let closing: Promise<void> | null = null
   const close = (): Promise<void> => {
     closing ??= new Promise<void>((resolve) => {
@@ -117,7 +130,11 @@ export async function startProxy(options: StartProxyOptions): Promise<RunningPro
         resolve()
       })
       server.closeAllConnections()
-    })
+    }).then(() =>
+      options.serverInfoPath === undefined
+        ? undefined
+        : removeServerInfo(options.serverInfoPath, token),
+    )
     return closing
   }
   let resolveClosed: () => void = () => undefined
@@ -143,6 +160,14 @@ export async function startProxy(options: StartProxyOptions): Promise<RunningPro
       sendRefusal(res, result.refusal, true)
       return
     }
+    if (inFlight >= maxConcurrentRequests) {
+      sendRefusal(res, overloaded(maxConcurrentRequests), true)
+      return
+    }
+    inFlight += 1
+    res.once('close', () => {
+      inFlight -= 1
+    })
     serve(result.route, req, res).catch((error: unknown) => {
       logger.error({ err: error }, 'proxy: request failed')
       sendRefusal(res, refusalForError(error))
@@ -180,6 +205,7 @@ export async function startProxy(options: StartProxyOptions): Promise<RunningPro
           if (read.reason === 'too_large') sendRefusal(res, tooLarge(maxBodyBytes), true)
           return
         }
+        dumper?.record(req, read.body, res)
         const context = { upstream: options.upstream, logger }
         await (route === 'responses'
           ? serveResponses(res, read.body, context)
@@ -194,14 +220,17 @@ export async function startProxy(options: StartProxyOptions): Promise<RunningPro
       `proxy: listening on ${authority}, NOT loopback only; every request still needs the token`,
     )
   }
-  if (options.serverInfoPath !== undefined) {
-    const info = JSON.stringify({ port, pid: process.pid, auth_token: token.reveal() })
-    try {
-      await writeSecretFile(options.serverInfoPath, `${info}\n`)
-    } catch (error) {
-      await close()
-      throw error
+  try {
+    if (options.dumpDir !== undefined) {
+      dumper = await createExchangeDumper(options.dumpDir, { token, logger })
     }
+    if (options.serverInfoPath !== undefined) {
+      await writeServerInfo(options.serverInfoPath, { port, pid: process.pid, token })
+    }
+  } catch (error) {
+    // close() removes the server-info file only if it holds this launch's token, so a refused file stays.
+    await close()
+    throw error
   }
   return { port, url: `http://${authority}`, token, closed, close }
 }

@@ -5,6 +5,7 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process'
 import { once } from 'node:events'
 import { existsSync } from 'node:fs'
+import { readFile } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import { createInterface } from 'node:readline'
 import { afterEach, beforeAll, describe, expect, it } from 'vitest'
@@ -71,7 +72,7 @@ describe('codex-broker command line', () => {
     expect((await exited).code).toBe(0)
   })
 
-  it('demo starts the simulator and stops on Ctrl-C', async () => {
+  it('demo starts the simulator and the proxy, calls it, and stops on Ctrl-C', async () => {
     const child = start(['demo'])
     let output = ''
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()))
@@ -84,6 +85,18 @@ describe('codex-broker command line', () => {
     expect(issuer).toBeDefined()
     const counters = await fetch(`${issuer ?? ''}/__sim/counters`)
     expect(counters.status).toBe(200)
+    expect(output).toContain('a streamed answer through it: "Echo: hello from the demo"')
+    const info = /its token is in (\S+), mode 0600/.exec(output)?.[1] ?? ''
+    const { port, auth_token: token } = JSON.parse(await readFile(info, 'utf8')) as {
+      port: number
+      auth_token: string
+    }
+    expect(output).toContain(`Proxy listening on http://127.0.0.1:${String(port)}`)
+    expect(output).not.toContain(token)
+    const models = await fetch(`http://127.0.0.1:${String(port)}/v1/models`, {
+      headers: { authorization: `Bearer ${token}` },
+    })
+    expect(models.status).toBe(200)
     const exited = finish(child)
     child.kill('SIGINT')
     const result = await exited

@@ -4,7 +4,7 @@
  * OpenAI mode reads the API key from standard input only, and the key never shows in argv, stdout or stderr.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process'
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises'
+import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { request } from 'undici'
@@ -128,6 +128,8 @@ describe('codex-broker proxy', () => {
 
     running.child.kill('SIGTERM')
     expect(await running.exited).toBe(0)
+    // A clean stop removes the server-info file: its token is dead.
+    await expect(stat(info)).rejects.toThrow(/ENOENT/)
     expect(running.stderr()).not.toContain(written.auth_token)
     expect(running.stdout()).not.toContain(written.auth_token)
   })
@@ -149,7 +151,7 @@ describe('codex-broker proxy', () => {
     const [line = ''] = await waitForLine(running, /\{"event":"listening".*\}\n/)
     const event = JSON.parse(line) as { event: string; url: string; port: number }
     expect(event.url).toBe(`http://127.0.0.1:${String(event.port)}`)
-    await expect.poll(() => running.stderr()).toMatch(/token/i)
+    await expect.poll(() => running.stderr(), { timeout: 5_000 }).toMatch(/token/i)
     const token = /: (\S+)\n$/.exec(running.stderr())?.[1] ?? ''
     expect(token.length).toBeGreaterThan(20)
     expect(running.stderr().split(token)).toHaveLength(2)
@@ -168,6 +170,55 @@ describe('codex-broker proxy', () => {
     expect(running.child.spawnargs.join(' ')).not.toContain(apiKey)
     expect(running.stdout()).not.toContain(apiKey)
     expect(running.stderr()).not.toContain(apiKey)
+  })
+
+  it('--host beyond loopback needs --allow-non-loopback, then prints a banner; --dump-dir writes redacted dumps', async () => {
+    const sim = await useSimulator()
+    const { apiKey } = sim.control.createApiKey()
+    const home = await freshHome()
+    const base = [
+      '--upstream',
+      'openai',
+      '--api-key-stdin',
+      '--home',
+      home,
+      '--api-url',
+      sim.apiBase,
+    ]
+    const refused = runProxy([...base, '--host', '127.0.0.2'], `${apiKey}\n`)
+    expect(await refused.exited).toBe(2)
+    expect(refused.stderr()).toContain('--allow-non-loopback')
+
+    const dumps = join(home, 'dumps')
+    const info = join(home, 'info.json')
+    const running = runProxy(
+      [
+        ...base,
+        '--host',
+        '127.0.0.2',
+        '--allow-non-loopback',
+        '--dump-dir',
+        dumps,
+        '--server-info',
+        info,
+      ],
+      `${apiKey}\n`,
+    )
+    const [, url = ''] = await waitForLine(running, /listening on (http:\/\/127\.0\.0\.2:\d+)\n/)
+    expect(running.stderr()).toContain('NOT loopback')
+    const { auth_token: token } = JSON.parse(await readFile(info, 'utf8')) as { auth_token: string }
+    const answer = await responsesRequest(url, token, 'dumped')
+    expect(answer.statusCode).toBe(200)
+    await answer.body.text()
+    await expect.poll(async () => (await readdir(dumps)).length, { timeout: 5_000 }).toBe(2)
+    for (const name of await readdir(dumps)) {
+      expect((await stat(join(dumps, name))).mode & 0o777).toBe(0o600)
+      const text = await readFile(join(dumps, name), 'utf8')
+      expect(text).not.toContain(token)
+      expect(text).not.toContain(apiKey)
+    }
+    running.child.kill('SIGTERM')
+    expect(await running.exited).toBe(0)
   })
 
   it('openai mode without --api-key-stdin, or with an empty stdin, is a usage error', async () => {

@@ -11,7 +11,7 @@ import {
   contentTypeGate,
   createProxyToken,
   hostGate,
-  loopbackHosts,
+  listenerHosts,
   matchRoute,
   originGate,
   runGates,
@@ -21,7 +21,7 @@ import {
 } from '../../src/proxy/index.js'
 
 const PORT = 43123
-const HOSTS = loopbackHosts(PORT)
+const HOSTS = listenerHosts('127.0.0.1', PORT)
 const token = createProxyToken()
 
 function request(
@@ -45,11 +45,18 @@ const good = (extra: IncomingHttpHeaders = {}): IncomingHttpHeaders => ({
 })
 
 describe('hostGate (RB matrix)', () => {
-  it('accepts exactly 127.0.0.1:<port> and localhost:<port> (RB-01, RB-02)', () => {
+  it('accepts exactly the bound address and port (RB-01; RB-03 on ::1)', () => {
+    expect(HOSTS).toEqual([`127.0.0.1:${String(PORT)}`])
     for (const host of HOSTS) expect(hostGate(request('GET', '/', { host }), HOSTS)).toBeNull()
+    const v6 = listenerHosts('::1', PORT)
+    expect(hostGate(request('GET', '/', { host: `[::1]:${String(PORT)}` }), v6)).toBeNull()
+    expect(hostGate(request('GET', '/', { host: `127.0.0.1:${String(PORT)}` }), v6)?.status).toBe(
+      403,
+    )
   })
 
   it.each([
+    ['RB-02', `localhost:${String(PORT)}`],
     ['RB-04', '127.0.0.1'],
     ['RB-05', `0.0.0.0:${String(PORT)}`],
     ['RB-06', `evil.example:${String(PORT)}`],
@@ -68,7 +75,10 @@ describe('hostGate (RB matrix)', () => {
     const refused = hostGate(request('GET', '/', { host }), HOSTS)
     expect(refused?.status).toBe(403)
     expect(refused?.code).toBe('forbidden_host')
-    expect(refused?.message).not.toContain(host)
+    // The message names the address to use, never the value sent.
+    expect(refused?.message).toBe(
+      `This Host is not allowed. Call http://127.0.0.1:${String(PORT)}/ instead.`,
+    )
   })
 
   it('missing Host → 400 (RB-17); duplicate Host → 400 (RB-18)', () => {
@@ -94,14 +104,19 @@ describe('originGate (PX-02)', () => {
     { origin: 'null' },
     { 'sec-fetch-site': 'cross-site' },
     { 'sec-fetch-site': 'none' },
-    { 'sec-fetch-mode': 'no-cors' },
     { 'sec-fetch-dest': 'empty' },
+    { 'sec-fetch-user': '?1' },
+    // What Chromium sends with a no-cors fetch and with a form POST.
+    { 'sec-fetch-site': 'cross-site', 'sec-fetch-mode': 'no-cors', 'sec-fetch-dest': 'empty' },
+    { 'sec-fetch-mode': 'navigate', 'sec-fetch-dest': 'document', 'sec-fetch-user': '?1' },
+    { 'sec-fetch-mode': 'cors', origin: 'http://localhost:3000' },
   ])('%o → 403 forbidden_origin', (headers) => {
     expect(originGate(headers)).toMatchObject({ status: 403, code: 'forbidden_origin' })
   })
 
-  it('no browser headers → passes', () => {
+  it('no browser headers → passes; a lone Sec-Fetch-Mode (Node fetch, the OpenAI SDK) passes', () => {
     expect(originGate({ host: 'x', referer: 'y' })).toBeNull()
+    expect(originGate({ 'sec-fetch-mode': 'cors', 'user-agent': 'node' })).toBeNull()
   })
 })
 

@@ -1,10 +1,11 @@
 /**
  * The proxy's lifecycle: the bind address rules (loopback only, never a wildcard), a fresh token per launch,
- * the 0600 server-info file and its refusal of a symlink, `GET /healthz` without the token, and
+ * the 0600 server-info file (its refusal of a symlink or of an existing file others can read, its removal on a
+ * clean stop only while it still holds this launch's token), `GET /healthz` without the token, and
  * `POST /shutdown` only when enabled and only with the token, and the header/request timeouts that close a
  * slow request but never a long streamed answer.
  */
-import { lstat, readFile, symlink, writeFile } from 'node:fs/promises'
+import { chmod, lstat, readFile, symlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { isBrokerError } from '../../src/lib/index.js'
@@ -62,6 +63,42 @@ describe('startProxy', () => {
     )
     expect(isBrokerError(error, 'ERR_UNSAFE_FILE')).toBe(true)
     expect(await readFile(target, 'utf8')).toBe('untouched')
+  })
+
+  it('refuses an existing server-info file others can read and leaves it as it was; a private one is replaced', async () => {
+    const dir = await makeTempDir()
+    const path = join(dir, 'server-info.json')
+    await writeFile(path, 'old', { mode: 0o644 })
+    await chmod(path, 0o644)
+    const error: unknown = await useProxy({ serverInfoPath: path }).catch(
+      (caught: unknown) => caught,
+    )
+    expect(isBrokerError(error, 'ERR_UNSAFE_FILE')).toBe(true)
+    expect((error as Error).message).toContain('mode 0644')
+    expect((error as Error).message).toContain('chmod 600')
+    expect(await readFile(path, 'utf8')).toBe('old')
+    expect((await lstat(path)).mode & 0o777).toBe(0o644)
+
+    // Positive control: the same file made private is replaced.
+    await chmod(path, 0o600)
+    const fixture = await useProxy({ serverInfoPath: path })
+    const info = JSON.parse(await readFile(path, 'utf8')) as { port: number }
+    expect(info.port).toBe(fixture.proxy.port)
+  })
+
+  it('removes the server-info file on close, but not one a later launch replaced', async () => {
+    const dir = await makeTempDir()
+    const path = join(dir, 'server-info.json')
+    const first = await useProxy({ serverInfoPath: path })
+    await first.proxy.close()
+    const gone: unknown = await lstat(path).catch((caught: unknown) => caught)
+    expect((gone as NodeJS.ErrnoException).code).toBe('ENOENT')
+
+    const second = await useProxy({ serverInfoPath: path })
+    const third = await useProxy({ serverInfoPath: path })
+    await second.proxy.close()
+    const info = JSON.parse(await readFile(path, 'utf8')) as { auth_token: string }
+    expect(info.auth_token).toBe(third.proxy.token.reveal())
   })
 
   it('GET /healthz answers 204 without the token but not to a foreign Host or an Origin', async () => {

@@ -91,11 +91,14 @@ export async function useProxy(
     account,
     proxy,
     logs,
-    upstreamCalls: () =>
-      [RESPONSES_ROUTE, MODELS_ROUTE, API_ROUTE].reduce(
-        (sum, route) => sum + sim.control.requests(route).length,
+    // The counters, not the recorded requests: those keep only the newest 100 per route.
+    upstreamCalls: () => {
+      const counted = sim.control.counters().requests
+      return [RESPONSES_ROUTE, MODELS_ROUTE, API_ROUTE].reduce(
+        (sum, route) => sum + (counted[route] ?? 0),
         0,
-      ),
+      )
+    },
     auth: () => ({ 'x-proxy-token': proxy.token.reveal() }),
   }
 }
@@ -144,9 +147,13 @@ export function postJson(
 }
 
 /** Sends raw bytes and reads until the server closes; answers the status and the whole text. */
-export function rawHttp(port: number, text: string): Promise<{ status: number; text: string }> {
+export function rawHttp(
+  port: number,
+  text: string,
+  address = '127.0.0.1',
+): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
-    const socket = connect(port, '127.0.0.1')
+    const socket = connect(port, address)
     let received = ''
     socket.setEncoding('latin1')
     socket.setTimeout(5_000, () => socket.destroy(new Error('raw request timed out')))

@@ -21,35 +21,53 @@ function rawPost(host: string | null, token: string, target = '/v1/responses'): 
 }
 
 describe('Host matrix over raw sockets (RB)', () => {
-  it('accepts exactly 127.0.0.1:<port> and localhost:<port>; refuses every other value with 0 upstream calls', async () => {
+  it('accepts exactly 127.0.0.1:<port>; refuses every other value with 0 upstream calls', async () => {
     const fixture = await useProxy()
     const { port, token } = fixture.proxy
+    const hostRefusal = `This Host is not allowed. Call http://127.0.0.1:${String(port)}/ instead.`
     const refused: [string, string | null, number][] = [
+      ['RB-02', `localhost:${String(port)}`, 403],
       ['RB-04', '127.0.0.1', 403],
       ['RB-05', `0.0.0.0:${String(port)}`, 403],
       ['RB-06', `evil.example:${String(port)}`, 403],
+      ['RB-07', `127.0.0.1.nip.io:${String(port)}`, 403],
+      ['RB-08', `localhost.evil.example:${String(port)}`, 403],
       ['RB-09', `127.1:${String(port)}`, 403],
       ['RB-10', `2130706433:${String(port)}`, 403],
       ['RB-11', `0x7f000001:${String(port)}`, 403],
       ['RB-12', `LOCALHOST:${String(port)}`, 403],
       ['RB-13', `localhost.:${String(port)}`, 403],
       ['RB-14', `[::ffff:127.0.0.1]:${String(port)}`, 403],
+      ['RB-15', `127.0.0.1:${String(port)}@evil`, 403],
       ['RB-16', `127.0.0.1:${String(port + 1)}`, 403],
       ['RB-17', null, 400],
     ]
     for (const [id, host, status] of refused) {
       const answer = await rawHttp(port, rawPost(host, token.reveal()))
       expect({ id, status: answer.status }).toEqual({ id, status })
-      if (host !== null) expect(answer.text).not.toContain(host)
+      // The answer names the address to use and never echoes the value sent.
+      if (status === 403) expect(answer.text).toContain(hostRefusal)
+      if (host !== null && status === 403)
+        expect(answer.text.replace(hostRefusal, '')).not.toContain(host)
     }
     expect(fixture.upstreamCalls()).toBe(0)
 
-    for (const host of [`127.0.0.1:${String(port)}`, `localhost:${String(port)}`]) {
-      const answer = await rawHttp(port, rawPost(host, token.reveal()))
-      expect(answer.status).toBe(200)
-      expect(answer.text).toContain('response.completed')
-    }
-    expect(fixture.upstreamCalls()).toBe(2)
+    const answer = await rawHttp(port, rawPost(`127.0.0.1:${String(port)}`, token.reveal()))
+    expect(answer.status).toBe(200)
+    expect(answer.text).toContain('response.completed')
+    expect(fixture.upstreamCalls()).toBe(1)
+  })
+
+  it('bound on ::1 it accepts [::1]:<port> only (RB-03)', async () => {
+    const fixture = await useProxy({ host: '::1' })
+    const { port, token } = fixture.proxy
+    expect(fixture.proxy.url).toBe(`http://[::1]:${String(port)}`)
+    const refused = await rawHttp(port, rawPost(`127.0.0.1:${String(port)}`, token.reveal()), '::1')
+    expect(refused.status).toBe(403)
+    expect(fixture.upstreamCalls()).toBe(0)
+    const ok = await rawHttp(port, rawPost(`[::1]:${String(port)}`, token.reveal()), '::1')
+    expect(ok.status).toBe(200)
+    expect(fixture.upstreamCalls()).toBe(1)
   })
 
   it('duplicate Host (RB-18) and absolute-form targets (RB-19, PX-04) → 400, CONNECT → 405 (PX-05), Upgrade → 400 (PX-06), 0 upstream calls', async () => {
@@ -109,13 +127,14 @@ describe('token (PX-01)', () => {
 })
 
 describe('browser headers (PX-02) and content types (415)', () => {
-  it('a valid token with Origin or Sec-Fetch-* → 403; text/plain or a form → 415; 0 upstream calls', async () => {
+  it('a valid token with Origin or a browser Sec-Fetch-* → 403; text/plain or a form → 415; 0 upstream calls', async () => {
     const fixture = await useProxy()
     for (const extra of [
       { origin: 'https://evil.example' },
       { origin: 'null' },
       { 'sec-fetch-site': 'cross-site' },
-      { 'sec-fetch-mode': 'cors' },
+      { 'sec-fetch-site': 'same-origin', 'sec-fetch-mode': 'cors', 'sec-fetch-dest': 'empty' },
+      { 'sec-fetch-mode': 'cors', origin: 'http://127.0.0.1:3000' },
     ]) {
       const answer = await postJson(fixture, responsesBody(), extra)
       expect(answer.status).toBe(403)
@@ -135,6 +154,15 @@ describe('browser headers (PX-02) and content types (415)', () => {
       'content-type': 'application/json; charset=utf-8',
     })
     expect(charset.status).toBe(200)
+    // Node's own fetch adds a lone Sec-Fetch-Mode: cors; it is a program, not a page, and is served.
+    const nodeFetch = await fetch(`${fixture.proxy.url}/v1/responses`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...fixture.auth() },
+      body: BODY,
+    })
+    expect(nodeFetch.status).toBe(200)
+    await nodeFetch.text()
+    expect(fixture.upstreamCalls()).toBe(2)
   })
 })
 

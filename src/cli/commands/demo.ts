@@ -2,7 +2,8 @@
  * `codex-broker demo` (what `npm start` runs): brings the system up against the embedded simulator, so a person
  * can try it with no OpenAI account and no network. It starts the simulator, signs a demo account in through the
  * real browser flow (the simulator auto-approves and the demo plays the browser), stores it in a throw-away home,
- * shows its status, and prints how to try the rest. Each surface adds itself here as it lands.
+ * shows its status, starts the proxy in front of it and calls it once, and prints how to try the rest. Each
+ * surface adds itself here as it lands.
  */
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -15,6 +16,7 @@ import { TokenManager } from '../../tokens/index.js'
 import type { CliEnvironment } from '../environment.js'
 import { freeLoopbackPort } from '../free-port.js'
 import { parseOptions, portOption, untilStopSignal } from '../options.js'
+import { startDemoProxy, type DemoProxy } from './demo-proxy.js'
 import { saveSignIn } from './login.js'
 import { statusOf } from './status.js'
 
@@ -39,6 +41,7 @@ export async function runDemo(rawOptions: unknown): Promise<void> {
     config: { autoApprove: DEMO_ACCOUNTS[0].email },
   })
   const home = await mkdtemp(join(tmpdir(), 'codex-broker-demo-'))
+  let demoProxy: DemoProxy | null = null
   try {
     const say = (line = ''): void => {
       process.stdout.write(`${line}\n`)
@@ -93,6 +96,13 @@ export async function runDemo(rawOptions: unknown): Promise<void> {
           `7-day window ${String(secondary?.usedPercent ?? '?')}% used`,
       )
     }
+    demoProxy = await startDemoProxy({
+      home,
+      backendBase: sim.backendBase,
+      tokens,
+      accountId: claims.chatgptAccountId,
+      say,
+    })
     say()
     say('Try the command line against this simulator:')
     say(
@@ -109,6 +119,7 @@ export async function runDemo(rawOptions: unknown): Promise<void> {
     say('Press Ctrl-C to stop.')
     await untilStopSignal()
   } finally {
+    await demoProxy?.close()
     await sim.close()
     await rm(home, { recursive: true, force: true })
   }

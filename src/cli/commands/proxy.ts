@@ -24,6 +24,9 @@ const proxyOptions = z.object({
   apiKeyStdin: z.boolean().optional(),
   account: z.string().min(1).optional(),
   httpShutdown: z.boolean().optional(),
+  dumpDir: z.string().min(1).optional(),
+  host: z.string().min(1).optional(),
+  allowNonLoopback: z.boolean().optional(),
   maxBody: z.coerce
     .number({ error: 'must be a number of bytes' })
     .int('must be a whole number')
@@ -67,12 +70,19 @@ export async function runProxy(flags: Record<string, unknown>): Promise<void> {
       upstream,
       port: options.port,
       httpShutdown: options.httpShutdown === true,
+      allowNonLoopback: options.allowNonLoopback === true,
+      ...(options.host === undefined ? {} : { host: options.host }),
       ...(options.serverInfo === undefined ? {} : { serverInfoPath: options.serverInfo }),
+      ...(options.dumpDir === undefined ? {} : { dumpDir: options.dumpDir }),
       ...(options.maxBody === undefined ? {} : { maxBodyBytes: options.maxBody }),
     })
     closers.unshift(() => proxy.close())
+    if (!LOOPBACK.has(options.host ?? '127.0.0.1')) {
+      process.stderr.write(nonLoopbackBanner(proxy.url))
+    }
     out.event('listening', { url: proxy.url, port: proxy.port })
     out.say(`listening on ${proxy.url}`)
+    if (options.dumpDir !== undefined) out.say(`dumping redacted exchanges to ${options.dumpDir}`)
     if (options.serverInfo === undefined) {
       process.stderr.write(
         `Proxy token (shown once; send it as "Authorization: Bearer <token>" or "X-Proxy-Token"): ${proxy.token.reveal()}\n`,
@@ -84,6 +94,21 @@ export async function runProxy(flags: Record<string, unknown>): Promise<void> {
   } finally {
     for (const close of closers) await close()
   }
+}
+
+const LOOPBACK = new Set(['127.0.0.1', '::1'])
+
+/** The warning printed when the proxy listens beyond this machine. */
+function nonLoopbackBanner(url: string): string {
+  const rule = '!'.repeat(78)
+  return [
+    rule,
+    `!! The proxy listens on ${url}, which is NOT loopback: other machines can reach it.`,
+    '!! Every request still needs the token, but the traffic is plain HTTP: anyone on the',
+    '!! network path can read prompts, answers and the token. Prefer loopback with an SSH tunnel.',
+    rule,
+    '',
+  ].join('\n')
 }
 
 /** Reads one line from standard input as the API key. */
