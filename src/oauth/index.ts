@@ -63,6 +63,9 @@ export {
   type PermanentRefreshErrorCode,
   processRefreshResponse,
   refreshTokens,
+  isAmbiguousRefreshFailure,
+  RefreshTransientError,
+  type RefreshDelivery,
 } from './refresh.js'
 export {
   buildApiKeyExchangeRequest,

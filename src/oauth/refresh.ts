@@ -5,8 +5,12 @@
  * is classified into the closed error set: the code is read from `error.code`, then `error`, then `code`;
  * `refresh_token_reused`, `refresh_token_expired`, `refresh_token_invalidated` and any other 401 or
  * `invalid_grant` are permanent ("sign in again"); 5xx, other statuses, network errors, timeouts and an
- * unreadable 2xx are transient (keep the credentials, try later). Persisting the result and deciding what a
- * permanent failure does to the account is the `TokenManager`'s job, not this module's.
+ * unreadable 2xx are transient (keep the credentials, try later). A transient failure also says whether the
+ * refresh token may have been spent ({@link RefreshTransientError.delivery}): `not_sent` when the connection never
+ * opened, `answered` when the issuer answered without tokens (a 5xx, a redirect), and `ambiguous` when the request
+ * went out and no answer came back whole (a timeout, a reset, a cut or unreadable 2xx) — the issuer may have
+ * rotated, so that token must not be sent again (SECURITY.md C5.4, RT-05). Persisting the result and deciding what
+ * a failure does to the account is the `TokenManager`'s job, not this module's.
  * @see https://www.rfc-editor.org/rfc/rfc6749#section-6
  * @see https://www.rfc-editor.org/rfc/rfc9700#section-4.14.2
  */
@@ -90,18 +94,26 @@ export async function processRefreshResponse(response: Response): Promise<Refres
   if (response.status >= 300 && response.status <= 399) {
     await discardBody(response)
     throw transient(
+      'answered',
       `the issuer answered with a redirect (HTTP ${response.status}), which is never followed`,
     )
   }
-  const reply = await readIssuerReply(response, 'refresh', transient)
+  // A success whose body is lost may have carried the rotated tokens; any other status spent nothing.
+  const delivery = response.ok ? 'ambiguous' : 'answered'
+  const reply = await readIssuerReply(response, 'refresh', (reason, cause) =>
+    transient(delivery, reason, cause),
+  )
   if (reply.status < 200 || reply.status > 299)
     throw classifyRefreshFailure(reply.status, reply.json)
   const parsed = refreshResponseSchema.safeParse(reply.json)
   if (!parsed.success)
-    throw transient(`the issuer's answer (HTTP ${reply.status}) is not a token response`)
+    throw transient(
+      'ambiguous',
+      `the issuer's answer (HTTP ${reply.status}) is not a token response`,
+    )
   const { id_token: idToken, access_token: accessToken, refresh_token: refreshToken } = parsed.data
   if (idToken == null && accessToken == null && refreshToken == null) {
-    throw transient(`the issuer's answer (HTTP ${reply.status}) carries no token`)
+    throw transient('ambiguous', `the issuer's answer (HTTP ${reply.status}) carries no token`)
   }
   return {
     idToken: idToken == null ? null : Secret.from(idToken),
@@ -128,7 +140,10 @@ export function classifyRefreshFailure(status: number, json: unknown): BrokerErr
       hint: SIGN_IN_AGAIN_HINT,
     })
   }
-  return transient(`the issuer answered HTTP ${status} (${issuerErrorDetail(json, status)})`)
+  return transient(
+    'answered',
+    `the issuer answered HTTP ${status} (${issuerErrorDetail(json, status)})`,
+  )
 }
 
 /**
@@ -148,7 +163,9 @@ export async function refreshTokens(
   reason: RefreshReason,
 ): Promise<RefreshedTokens> {
   const request = buildRefreshRequest(config, refreshToken, reason)
-  const response = await sendToIssuer(config, request, 'refresh', { fail: transient })
+  const response = await sendToIssuer(config, request, 'refresh', {
+    fail: (reason, cause) => transient(neverSent(cause) ? 'not_sent' : 'ambiguous', reason, cause),
+  })
   return processRefreshResponse(response)
 }
 
@@ -168,11 +185,65 @@ export function isPermanentRefreshError(
   )
 }
 
-function transient(reason: string, cause?: unknown): BrokerError {
-  // A transport failure or a server-side fault: the refresh token may or may not have been spent, so it is
-  // kept (never deleted) and the next attempt decides.
-  return new BrokerError(
-    'ERR_REFRESH_TRANSIENT',
+/**
+ * Whether a transient refresh failure may have spent the refresh token: `not_sent` (the connection never opened),
+ * `answered` (the issuer answered without rotating), `ambiguous` (sent, and no whole answer came back).
+ */
+export type RefreshDelivery = 'not_sent' | 'answered' | 'ambiguous'
+
+/** `ERR_REFRESH_TRANSIENT` with what is known about the refresh token it sent. */
+export class RefreshTransientError extends BrokerError {
+  /** Whether the refresh token may have been spent. */
+  readonly delivery: RefreshDelivery
+
+  constructor(
+    delivery: RefreshDelivery,
+    message: string,
+    options: { cause?: unknown; hint: string },
+  ) {
+    super('ERR_REFRESH_TRANSIENT', message, options)
+    this.delivery = delivery
+  }
+}
+
+/**
+ * True when a refresh was sent and its answer lost: the issuer may have rotated the token, so presenting it again
+ * could be a reuse that revokes the sign-in (SECURITY.md C5.4).
+ * @example
+ * if (isAmbiguousRefreshFailure(error)) markNeedsLogin(account)
+ * @see https://www.rfc-editor.org/rfc/rfc9700#section-4.14.2
+ */
+export function isAmbiguousRefreshFailure(error: unknown): error is RefreshTransientError {
+  return error instanceof RefreshTransientError && error.delivery === 'ambiguous'
+}
+
+/** Connection errors that mean no byte of the request reached the issuer. */
+const NEVER_SENT_CODES = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EADDRNOTAVAIL',
+  'UND_ERR_CONNECT_TIMEOUT',
+])
+
+function neverSent(error: unknown): boolean {
+  for (let current = error, depth = 0; depth < 4; depth += 1) {
+    const code: unknown =
+      typeof current === 'object' && current !== null ? Reflect.get(current, 'code') : undefined
+    if (typeof code === 'string' && NEVER_SENT_CODES.has(code)) return true
+    if (typeof current !== 'object' || current === null) return false
+    current = Reflect.get(current, 'cause')
+  }
+  return false
+}
+
+function transient(delivery: RefreshDelivery, reason: string, cause?: unknown): BrokerError {
+  // The credentials are kept (never deleted); whether the next attempt may present the same refresh token
+  // depends on `delivery`.
+  return new RefreshTransientError(
+    delivery,
     `The access token could not be refreshed right now: ${reason}. The credentials are kept.`,
     { cause, hint: 'Try again in a moment.' },
   )

@@ -11,7 +11,9 @@
  * 4. the refresh is POSTed once, with the refresh token just read from the store (never a copy from memory), after
  *    an in-flight mark (`refreshInFlightSince`) is written; there is no automatic retry;
  * 5. the answer is written with `store.update` before the lock is released;
- * 6. a permanent failure marks the account `needs_login` (credentials kept), a transient one keeps everything.
+ * 6. a permanent failure marks the account `needs_login` (credentials kept), and so does a transient one whose
+ *    request went out and whose answer was lost (the issuer may have spent the token; SECURITY.md C5.4, RT-05);
+ *    any other transient failure keeps everything, and the next call tries again.
  *
  * The in-flight mark closes the crash window of step 4: a holder that dies after sending leaves the mark behind,
  * and the next holder, which cannot know whether the issuer already spent the stored refresh token, marks the
@@ -34,6 +36,7 @@ import {
   type RefreshedTokens,
   type RefreshReason,
   refreshTokens,
+  isAmbiguousRefreshFailure,
 } from '../oauth/index.js'
 import type { AccountLockOptions, CredentialStore, StoredAccount } from '../store/index.js'
 import {
@@ -460,13 +463,16 @@ export class TokenManager {
       { event: 'refresh.failed', accountId, reason, code: errorCode, permanent },
       'refresh.failed',
     )
-    if (code === null) {
+    if (code === null && !isAmbiguousRefreshFailure(error)) {
       await this.#record(accountId, (current) => clearInFlight(current, sent))
       return transientFailure(accountId, error)
     }
+    // Sent, and the answer lost (RT-05): the issuer may have rotated, so the token is treated as spent, exactly
+    // as after a crash with the request out (no process presents it again; the account asks for a sign-in).
+    const reasonCode = code ?? INTERRUPTED_REFRESH_REASON
     this.#held.delete(accountId)
     const recorded = await this.#record(accountId, (current) => {
-      const result = withNeedsLogin(current, sent, code)
+      const result = withNeedsLogin(current, sent, reasonCode)
       return result.marked ? result.account : clearInFlight(current, sent)
     })
     // Unknown after a failed write: the in-flight mark then stays, and the next holder treats the token as spent.
@@ -475,7 +481,7 @@ export class TokenManager {
       // Another process rotated while this one's request was out (the lock was broken): its tokens stand.
       return transientFailure(accountId, error)
     }
-    return needsLogin(accountId, 'needs_login', code, error)
+    return needsLogin(accountId, 'needs_login', reasonCode, error)
   }
 
   /** A previous lock holder died after marking its refresh in flight: the stored refresh token may be spent. */

@@ -12,6 +12,7 @@ import {
   classifyRefreshFailure,
   exchangeAuthorizationCode,
   exchangeForApiKey,
+  isAmbiguousRefreshFailure,
   isPermanentRefreshError,
   issuerErrorCode,
   issuerErrorDetail,
@@ -19,6 +20,7 @@ import {
   processRefreshResponse,
   refreshTokens,
   revokeRefreshToken,
+  type RefreshTransientError,
 } from '../../src/oauth/index.js'
 import type { Simulator } from '../../src/sim/index.js'
 import { useSimulator } from '../support/sim.js'
@@ -301,6 +303,8 @@ describe('refreshTokens', () => {
     expect(isBrokerError(error, 'ERR_REFRESH_TRANSIENT')).toBe(true)
     expect(isPermanentRefreshError(error)).toBe(false)
     expect((error as Error).message).toMatch(/HTTP 500.*credentials are kept/)
+    expect((error as RefreshTransientError).delivery).toBe('answered')
+    expect(isAmbiguousRefreshFailure(error)).toBe(false)
     expect((sim.control.counters().requests['/oauth/token'] ?? 0) - before).toBe(1)
     // the injected 500 never reached the grant, so the token was not spent
     await expect(
@@ -319,6 +323,9 @@ describe('refreshTokens', () => {
     )
     expect(isBrokerError(error, 'ERR_REFRESH_TRANSIENT')).toBe(true)
     expect((error as Error).message).toMatch(/ECONNREFUSED/)
+    // Nothing was sent: the same token may be presented again.
+    expect((error as RefreshTransientError).delivery).toBe('not_sent')
+    expect(isAmbiguousRefreshFailure(error)).toBe(false)
   })
 
   it('a timeout → ERR_REFRESH_TRANSIENT', async () => {
@@ -332,6 +339,8 @@ describe('refreshTokens', () => {
     )
     expect(isBrokerError(error, 'ERR_REFRESH_TRANSIENT')).toBe(true)
     expect((error as Error).message).toMatch(/no answer within 150 ms/)
+    // Sent and unanswered: the issuer may have rotated (RT-05).
+    expect(isAmbiguousRefreshFailure(error)).toBe(true)
   })
 
   it('a redirect → ERR_REFRESH_TRANSIENT, never followed', async () => {
@@ -343,6 +352,7 @@ describe('refreshTokens', () => {
       refreshTokens(issuerOf(sim), Secret.from('rt_0123456789abcdef'), 'forced'),
     )
     expect(isBrokerError(error, 'ERR_REFRESH_TRANSIENT')).toBe(true)
+    expect((error as RefreshTransientError).delivery).toBe('answered')
     expect(target.hits()).toBe(0)
   })
 
@@ -351,9 +361,11 @@ describe('refreshTokens', () => {
     ['an empty body', new Response(null, { status: 200 })],
     ['no token at all', jsonResponse(200, { token_type: 'Bearer' })],
     ['tokens of the wrong type', jsonResponse(200, { access_token: 42 })],
-  ])('an unreadable 2xx (%s) → ERR_REFRESH_TRANSIENT', async (_name, response) => {
+  ])('an unreadable 2xx (%s) → ERR_REFRESH_TRANSIENT, ambiguous', async (_name, response) => {
     const error = await rejectionOf(processRefreshResponse(response))
     expect(isBrokerError(error, 'ERR_REFRESH_TRANSIENT')).toBe(true)
+    // The issuer said yes: it may have rotated even though the tokens cannot be read.
+    expect(isAmbiguousRefreshFailure(error)).toBe(true)
   })
 
   it('a partial answer keeps the missing fields null (the caller keeps the old refresh token)', async () => {

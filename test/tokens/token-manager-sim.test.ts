@@ -4,7 +4,9 @@
  * the manager share a clock offset, so "an hour later" is one assignment instead of an hour.
  */
 import { stat } from 'node:fs/promises'
-import { describe, expect, it } from 'vitest'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { afterEach, describe, expect, it } from 'vitest'
 import { type Clock, isBrokerError, Secret, systemClock } from '../../src/lib/index.js'
 import type { IssuerConfig } from '../../src/oauth/token-response.js'
 import { accountFromSignIn } from '../../src/store/account-from-sign-in.js'
@@ -41,7 +43,10 @@ async function setup() {
   )
   const issuer: IssuerConfig = { issuer: sim.issuer, clientId: CODEX_CLIENT_ID }
   const manager = () => new TokenManager({ store, issuer, clock })
+  const managerAt = (url: string) =>
+    new TokenManager({ store, issuer: { ...issuer, issuer: url }, clock })
   return {
+    managerAt,
     sim,
     store,
     signedIn,
@@ -59,6 +64,37 @@ async function usage(sim: Simulator, token: Secret, accountId: string): Promise<
   })
   await response.arrayBuffer()
   return response.status
+}
+
+const relays: (() => void)[] = []
+afterEach(() => {
+  for (const close of relays.splice(0)) close()
+})
+
+/**
+ * A relay in front of the issuer that forwards each request, lets the issuer answer in full (so a refresh is
+ * spent and rotated there), then drops the connection instead of passing the answer on: a lost answer.
+ */
+async function answerLosingRelay(target: string): Promise<string> {
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = []
+    req.on('data', (chunk: Buffer) => chunks.push(chunk))
+    req.on('end', () => {
+      void fetch(`${target}${req.url ?? '/'}`, {
+        method: req.method ?? 'POST',
+        headers: { 'content-type': req.headers['content-type'] ?? 'application/json' },
+        body: Buffer.concat(chunks),
+      })
+        .then((answer) => answer.arrayBuffer())
+        .finally(() => res.socket?.destroy())
+    })
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  relays.push(() => {
+    server.closeAllConnections()
+    server.close()
+  })
+  return `http://127.0.0.1:${String((server.address() as AddressInfo).port)}`
 }
 
 function tokenRequests(sim: Simulator): number {
@@ -143,6 +179,52 @@ describe('TokenManager with the simulator', () => {
       expect(isBrokerError(again, 'ERR_NEEDS_LOGIN')).toBe(true)
     }
     expect(tokenRequests(sim) - requestsBefore).toBe(1)
+  })
+
+  it('RT-05: a refresh whose answer is lost is never sent again; the account asks for a sign-in', async () => {
+    const { sim, store, accountId, managerAt, manager, advance } = await setup()
+    advance(58 * MINUTE)
+    const before = await store.get(accountId)
+    if (before === null) throw new Error('missing')
+    const relay = await answerLosingRelay(sim.issuer)
+    const error: unknown = await managerAt(relay)
+      .getAccessToken(accountId)
+      .catch((e: unknown) => e)
+    expect(isBrokerError(error, 'ERR_NEEDS_LOGIN')).toBe(true)
+    // The issuer did rotate: the answer was lost on the way back.
+    expect(sim.control.counters().refreshCalls).toBe(1)
+    const after = await store.get(accountId)
+    if (after === null) throw new Error('credentials deleted')
+    expect(after.status).toBe('needs_login')
+    expect(revealed(after)).toEqual(revealed(before))
+    // No process presents the possibly spent token again: no reuse, no revoked sign-in.
+    for (const m of [manager(), manager()]) {
+      const again: unknown = await m.getAccessToken(accountId).catch((e: unknown) => e)
+      expect(isBrokerError(again, 'ERR_NEEDS_LOGIN')).toBe(true)
+    }
+    expect(sim.control.counters().refreshCalls).toBe(1)
+    expect(sim.control.counters().reuseEvents).toBe(0)
+    expect(sim.control.counters().revokedFamilies).toBe(0)
+  })
+
+  it('RT-05 control: a refresh that never left (connection refused) is tried again and succeeds', async () => {
+    const { sim, store, accountId, managerAt, manager, advance } = await setup()
+    advance(58 * MINUTE)
+    const relay = await answerLosingRelay(sim.issuer)
+    const closedPort = new URL(relay).port
+    relays.splice(0).forEach((close) => {
+      close()
+    })
+    const error: unknown = await managerAt(`http://127.0.0.1:${closedPort}`)
+      .getAccessToken(accountId)
+      .catch((e: unknown) => e)
+    expect(isBrokerError(error, 'ERR_REFRESH_TRANSIENT')).toBe(true)
+    expect((await store.get(accountId))?.status).toBe('active')
+    expect(sim.control.counters().refreshCalls).toBe(0)
+    const grant = await manager().getAccessToken(accountId)
+    expect(await usage(sim, grant.accessToken, accountId)).toBe(200)
+    expect(sim.control.counters().refreshCalls).toBe(1)
+    expect(sim.control.counters().reuseEvents).toBe(0)
   })
 
   it('recoverUnauthorized: a backend 401 → one unauthorized_recovery refresh → the retry works', async () => {
