@@ -90,11 +90,9 @@ export interface ListedModel {
   readonly owned_by: 'openai'
 }
 
-/** The models listed in API-key mode (a static list for now). */
-const OPENAI_MODELS: readonly string[] = ['gpt-5.4', 'gpt-5.4-mini', 'gpt-5.3-codex']
-
 /**
- * The models the upstream offers, in OpenAI's list shape.
+ * The models the upstream offers, in OpenAI's list shape: the plan's models from the backend in ChatGPT mode, the
+ * API's own `GET /models` with the key in API-key mode.
  * @example
  * const data = await listModels(upstream, signal)
  */
@@ -102,8 +100,11 @@ export async function listModels(
   upstream: ProxyUpstream,
   signal: AbortSignal,
 ): Promise<ListedModel[]> {
-  let ids: readonly string[] = OPENAI_MODELS
-  if (upstream.kind === 'chatgpt') {
+  let ids: readonly string[]
+  if (upstream.kind === 'openai') {
+    const models = await upstream.api.listModels({ apiKey: upstream.apiKey, signal })
+    ids = models.map((model) => model.id)
+  } else {
     const clientVersion = upstream.clientVersion ?? DEFAULT_CLIENT_VERSION
     const models: CodexModel[] = await withAccessToken(
       upstream,

@@ -55,4 +55,9 @@ export {
   type CodexResponseRequest,
   type ListModelsRequest,
 } from './codex-backend.js'
-export { OpenAIApi, type OpenAIApiOptions, type OpenAIResponseRequest } from './openai-api.js'
+export {
+  OpenAIApi,
+  type ApiModel,
+  type OpenAIApiOptions,
+  type OpenAIResponseRequest,
+} from './openai-api.js'

@@ -5,10 +5,16 @@
  * the key, but is still upstream text).
  */
 import type { Dispatcher } from 'undici'
-import type { Secret } from '../lib/index.js'
+import { z } from 'zod'
+import { BrokerError, type Secret } from '../lib/index.js'
 import { userAgent, type ClientIdentity } from './codex-headers.js'
 import { closeDispatcher, createUpstreamDispatcher } from './dispatcher.js'
-import { requestModel, sendUpstream, type UpstreamResponse } from './upstream-request.js'
+import {
+  readCapped,
+  requestModel,
+  sendUpstream,
+  type UpstreamResponse,
+} from './upstream-request.js'
 
 /** Options of {@link OpenAIApi}. */
 export interface OpenAIApiOptions {
@@ -29,6 +35,11 @@ export interface OpenAIResponseRequest {
 }
 
 const STREAM_FLAG = /"stream"\s*:\s*true/
+const MODELS_BODY_LIMIT = 1024 * 1024
+const apiModelsSchema = z.looseObject({ data: z.array(z.looseObject({ id: z.string() })) })
+
+/** One model of `GET {api}/models` (unknown fields kept). */
+export type ApiModel = z.output<typeof apiModelsSchema>['data'][number]
 
 /**
  * The OpenAI API client.
@@ -75,6 +86,37 @@ export class OpenAIApi {
       refreshable: false,
       model: () => requestModel(request.body),
     })
+  }
+
+  /**
+   * `GET {api}/models`: the models this key may use.
+   * @throws {UpstreamError} classified as for `createResponse`; `ERR_UPSTREAM_BAD_RESPONSE` for another shape.
+   */
+  async listModels(request: { apiKey: Secret; signal?: AbortSignal }): Promise<ApiModel[]> {
+    const headers: Record<string, string> = {
+      authorization: `Bearer ${request.apiKey.reveal()}`,
+      accept: 'application/json',
+    }
+    if (this.#identity) headers['user-agent'] = userAgent(this.#identity)
+    const answer = await sendUpstream({
+      dispatcher: this.#dispatcher,
+      url: new URL(`${this.#base}/models`),
+      method: 'GET',
+      headers,
+      signal: request.signal,
+      what: 'OpenAI models',
+      refreshable: false,
+    })
+    const text = await readCapped(answer.body, MODELS_BODY_LIMIT)
+    try {
+      return apiModelsSchema.parse(JSON.parse(text)).data
+    } catch (error) {
+      throw new BrokerError(
+        'ERR_UPSTREAM_BAD_RESPONSE',
+        'The API listed models in an unexpected shape.',
+        { cause: error },
+      )
+    }
   }
 
   /** Closes the connection pool if this client made it. */

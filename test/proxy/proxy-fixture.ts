@@ -22,6 +22,7 @@ import { useSimulator } from '../support/sim.js'
 export const RESPONSES_ROUTE = '/backend-api/codex/responses'
 export const MODELS_ROUTE = '/backend-api/codex/models'
 export const API_ROUTE = '/v1/responses'
+export const API_MODELS_ROUTE = '/v1/models'
 const identity = { originator: 'codex_cli_rs', version: '0.1.0' }
 
 const cleanups: (() => Promise<void>)[] = []
@@ -94,7 +95,7 @@ export async function useProxy(
     // The counters, not the recorded requests: those keep only the newest 100 per route.
     upstreamCalls: () => {
       const counted = sim.control.counters().requests
-      return [RESPONSES_ROUTE, MODELS_ROUTE, API_ROUTE].reduce(
+      return [RESPONSES_ROUTE, MODELS_ROUTE, API_ROUTE, API_MODELS_ROUTE].reduce(
         (sum, route) => sum + (counted[route] ?? 0),
         0,
       )

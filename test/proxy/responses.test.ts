@@ -227,6 +227,23 @@ describe('GET /v1/models', () => {
     const unauthenticated = await call(fixture.proxy, '/v1/models', { method: 'GET' })
     expect(unauthenticated.status).toBe(401)
   })
+
+  it('in API-key mode relays the API list, and every model in it is accepted by the API', async () => {
+    const fixture = await useProxy({ openai: true })
+    const answer = await call(fixture.proxy, '/v1/models', {
+      method: 'GET',
+      headers: fixture.auth(),
+    })
+    expect(answer.status).toBe(200)
+    const ids = (JSON.parse(answer.text) as { data: { id: string }[] }).data.map((m) => m.id)
+    expect(ids).toContain('gpt-5.4')
+    const [seen] = fixture.sim.control.requests('/v1/models')
+    expect(seen?.headers.authorization).toMatch(/^Bearer sk-/)
+    for (const id of ids) {
+      const used = await postJson(fixture, { ...responsesBody('listed'), model: id, stream: false })
+      expect({ id, status: used.status }).toEqual({ id, status: 200 })
+    }
+  })
 })
 
 describe('openai mode', () => {

@@ -257,6 +257,31 @@ describe('codex/responses stream', () => {
     )
     expect(joinDeltas(nested, 'response.function_call_arguments.delta')).toBe('{}')
   })
+
+  it('answers with text once the input ends with the tool output, even with the tools still offered', async () => {
+    const sim = await useSimulator({ config: { streamChunks: 2 } })
+    const account = await signIn(sim, { email: 'dev@example.com' })
+    const tools = [{ type: 'function', name: 'get_weather', parameters: { type: 'object' } }]
+    const ask = {
+      type: 'message',
+      role: 'user',
+      content: [{ type: 'input_text', text: 'call get_weather' }],
+    }
+    const call = { type: 'function_call', call_id: 'call_1', name: 'get_weather', arguments: '{}' }
+    const output = { type: 'function_call_output', call_id: 'call_1', output: 'sunny' }
+    const second = await streamOf(
+      await postCodex(sim, account, codexBody('', { tools, input: [ask, call, output] })),
+    )
+    expect(eventOf(second, 'response.output_item.added').item).toMatchObject({ type: 'message' })
+    expect(joinDeltas(second, 'response.output_text.delta')).toBe('Echo: call get_weather')
+    // Control: the same turn without the output still calls the tool.
+    const first = await streamOf(
+      await postCodex(sim, account, codexBody('', { tools, input: [ask] })),
+    )
+    expect(eventOf(first, 'response.output_item.added').item).toMatchObject({
+      type: 'function_call',
+    })
+  })
 })
 
 describe('codex/responses request checks', () => {

@@ -3,8 +3,10 @@
  * as the backend with the key only in `authorization`; a wrong key is ERR_UPSTREAM_UNAUTHORIZED with no refresh
  * to try, and neither key appears in any error text.
  */
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { afterAll, describe, expect, it } from 'vitest'
-import { Secret } from '../../src/lib/index.js'
+import { isBrokerError, Secret } from '../../src/lib/index.js'
 import {
   closeDispatcher,
   createUpstreamDispatcher,
@@ -73,6 +75,40 @@ describe('OpenAIApi.createResponse', () => {
       for (const secret of sim.control.issued()) expect(text).not.toContain(secret)
     } finally {
       await api.close()
+    }
+  })
+
+  it('lists the models with the key; a wrong key is ERR_UPSTREAM_UNAUTHORIZED; a bad shape is ERR_UPSTREAM_BAD_RESPONSE', async () => {
+    const sim = await useSimulator()
+    const { apiKey } = sim.control.createApiKey()
+    const api = new OpenAIApi({ apiBase: sim.apiBase })
+    try {
+      const models = await api.listModels({ apiKey: Secret.from(apiKey) })
+      expect(models.map((model) => model.id)).toContain('gpt-5.4')
+      expect(sim.control.requests('/v1/models').at(-1)?.headers.authorization).toBe(
+        `Bearer ${apiKey}`,
+      )
+      const refused: unknown = await api
+        .listModels({ apiKey: Secret.from(`sk-proj-${'Z'.repeat(40)}`) })
+        .catch((error: unknown) => error)
+      expect(refused).toBeInstanceOf(UpstreamError)
+      expect((refused as UpstreamError).code).toBe('ERR_UPSTREAM_UNAUTHORIZED')
+    } finally {
+      await api.close()
+    }
+    const server = createServer((_req, res) => res.end('{"models":[]}'))
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    const odd = new OpenAIApi({
+      apiBase: `http://127.0.0.1:${String((server.address() as AddressInfo).port)}/v1`,
+    })
+    try {
+      const error: unknown = await odd
+        .listModels({ apiKey: Secret.from(apiKey) })
+        .catch((caught: unknown) => caught)
+      expect(isBrokerError(error, 'ERR_UPSTREAM_BAD_RESPONSE')).toBe(true)
+    } finally {
+      await odd.close()
+      server.close()
     }
   })
 

@@ -3,7 +3,9 @@
  * assert it. The answer text is `Echo: <last user text>` (right-padded with `.` when more chunks are asked for
  * than it has characters, so there are always exactly `streamChunks` non-empty deltas). When a function tool is
  * offered and the last user text says `call <name>`, the answer is a call to that tool instead, with the JSON
- * object that follows the name as its arguments (`{}` when none). A request with `reasoning` (effort other than
+ * object that follows the name as its arguments (`{}` when none), unless the input ends with a tool's output:
+ * then the model answers with text, as a real one does after its call returned, so an agent loop that keeps
+ * offering its tools ends. A request with `reasoning` (effort other than
  * `none`) gets a reasoning item with a short summary first. Token counts are a quarter of the character counts,
  * rounded up; only identifiers are random.
  */
@@ -137,7 +139,7 @@ function planReasoning(request: ResponsesRequest, hex: string): AnswerReasoning 
 }
 
 function planOutput(request: ResponsesRequest, hex: string, chunks: number): AnswerOutput {
-  const call = requestedCall(request)
+  const call = request.endsWithToolOutput ? null : requestedCall(request)
   if (call) {
     return {
       kind: 'function_call',

@@ -15,6 +15,8 @@ export interface ResponsesRequest {
   store: unknown
   /** Text of the newest user message; what the answer echoes. */
   userText: string
+  /** The input ends with a tool's output (`function_call_output`): the model answers it rather than calling again. */
+  endsWithToolOutput: boolean
   /** Characters of instructions and input text: the basis of `input_tokens`. */
   promptChars: number
   /** The `reasoning` object, when one was sent. */
@@ -64,6 +66,7 @@ export function parseResponsesRequest(text: string): ResponsesRequest {
     stream: parsed.stream,
     store: parsed.store,
     userText: prompt.userText,
+    endsWithToolOutput: prompt.endsWithToolOutput,
     promptChars: prompt.chars + (typeof instructions === 'string' ? instructions.length : 0),
     reasoning: readReasoning(reasoning),
     functionTools: readFunctionTools(tools),
@@ -74,9 +77,17 @@ export function parseResponsesRequest(text: string): ResponsesRequest {
   }
 }
 
-function readInput(input: unknown): { userText: string; chars: number } {
-  if (input === undefined || input === null) return { userText: '', chars: 0 }
-  if (typeof input === 'string') return { userText: input, chars: input.length }
+function readInput(input: unknown): {
+  userText: string
+  chars: number
+  endsWithToolOutput: boolean
+} {
+  if (input === undefined || input === null) {
+    return { userText: '', chars: 0, endsWithToolOutput: false }
+  }
+  if (typeof input === 'string') {
+    return { userText: input, chars: input.length, endsWithToolOutput: false }
+  }
   if (!Array.isArray(input)) {
     throw new ResponsesRequestError(
       "Invalid type for 'input': expected a string or an array of input items.",
@@ -99,7 +110,9 @@ function readInput(input: unknown): { userText: string; chars: number } {
       userText = text
     }
   }
-  return { userText, chars }
+  const last: unknown = input.at(-1)
+  const endsWithToolOutput = isObject(last) && last.type === 'function_call_output'
+  return { userText, chars, endsWithToolOutput }
 }
 
 /** The text an input item carries: message content, a tool's output, or call arguments. */
