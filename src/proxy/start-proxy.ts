@@ -11,7 +11,14 @@ import type { Duplex } from 'node:stream'
 import { BrokerError, createLogger, type Logger, type Secret } from '../lib/index.js'
 import { serveChatCompletions } from './chat-completions-route.js'
 import { createExchangeDumper, type ExchangeDumper } from './exchange-dump.js'
-import { listenerHosts, runGates, tooLarge, type GateConfig } from './gates.js'
+import {
+  hostGate,
+  listenerHosts,
+  originGate,
+  runGates,
+  tooLarge,
+  type GateConfig,
+} from './gates.js'
 import { overloaded, refusalForError, sendRefusal } from './proxy-error.js'
 import { createProxyToken } from './proxy-token.js'
 import { listModels, type ProxyUpstream } from './proxy-upstream.js'
@@ -143,9 +150,24 @@ export async function startProxy(options: StartProxyOptions): Promise<RunningPro
   })
   server.on('close', resolveClosed)
 
-  // CONNECT and Upgrade (websocket, h2c) are never served (SECURITY.md PX-05, PX-06).
-  server.on('connect', refuseSocket(405, 'Method Not Allowed'))
-  server.on('upgrade', refuseSocket(400, 'Bad Request'))
+  // CONNECT and Upgrade (websocket, h2c) are never served (SECURITY.md PX-05, PX-06); a browser's WebSocket gets
+  // the same 403 as its other requests, since the Host and Origin gates run first.
+  server.on(
+    'connect',
+    refuseSocket(() => 405),
+  )
+  server.on(
+    'upgrade',
+    refuseSocket((req) => {
+      const gate = {
+        method: req.method ?? '',
+        url: req.url ?? '',
+        headers: req.headers,
+        rawHeaders: req.rawHeaders,
+      }
+      return (hostGate(gate, allowedHosts) ?? originGate(req.headers))?.status ?? 400
+    }),
+  )
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     const result = runGates(
       {
@@ -235,15 +257,21 @@ export async function startProxy(options: StartProxyOptions): Promise<RunningPro
   return { port, url: `http://${authority}`, token, closed, close }
 }
 
+const STATUS_TEXT: Readonly<Record<number, string>> = {
+  400: 'Bad Request',
+  403: 'Forbidden',
+  405: 'Method Not Allowed',
+}
+
 /** Answers a bare status on a socket Node handed over (CONNECT, Upgrade) and closes it. */
 function refuseSocket(
-  status: number,
-  reason: string,
+  statusFor: (req: IncomingMessage) => number,
 ): (req: IncomingMessage, socket: Duplex) => void {
-  return (_req, socket) => {
+  return (req, socket) => {
     socket.on('error', () => undefined)
+    const status = statusFor(req)
     socket.end(
-      `HTTP/1.1 ${String(status)} ${reason}\r\ncontent-length: 0\r\ncache-control: no-store\r\nconnection: close\r\n\r\n`,
+      `HTTP/1.1 ${String(status)} ${STATUS_TEXT[status] ?? 'Bad Request'}\r\ncontent-length: 0\r\ncache-control: no-store\r\nconnection: close\r\n\r\n`,
     )
   }
 }

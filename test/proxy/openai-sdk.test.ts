@@ -9,7 +9,6 @@
  * gate, and the same SDK made to look like a browser (`Origin`, `Sec-Fetch-Site`) is refused with 0 upstream calls.
  */
 import { execFile } from 'node:child_process'
-import { existsSync } from 'node:fs'
 import { AuthenticationError, PermissionDeniedError } from 'openai'
 import { describe, expect, it } from 'vitest'
 import { joinDeltas, parseSseFrames } from '../support/sse-frames.js'
@@ -332,53 +331,50 @@ describe('curl-style clients', () => {
     expectNoSecrets(fixture, [refused.text, raw.text])
   })
 
-  it.runIf(existsSync(CURL))(
-    'real curl -sS -N, token via stdin config (-K -), never in argv',
-    async () => {
-      const fixture = await useProxy()
-      const token = fixture.proxy.token.reveal()
-      const url = `${fixture.proxy.url}/v1/responses`
-      const run = (authorization: string) => {
-        const args = [
-          '-sS',
-          '-N',
-          '--max-time',
-          '15',
-          '-K',
-          '-',
-          '-H',
-          'content-type: application/json',
-          '--data-binary',
-          body,
-          '-w',
-          '\n%{http_code}',
-          url,
-        ]
-        expect(args.join(' ')).not.toContain(token)
-        return new Promise<{ status: number; text: string }>((resolve, reject) => {
-          const child = execFile(CURL, args, { timeout: 15_000 }, (error, stdout, stderr) => {
-            if (error) {
-              reject(new Error(`curl failed: ${stderr}`))
-              return
-            }
-            const cut = stdout.lastIndexOf('\n')
-            resolve({ status: Number(stdout.slice(cut + 1)), text: stdout.slice(0, cut) })
-          })
-          // A curl config line: the header value in double quotes (the token is base64url, no escapes).
-          child.stdin?.end(`header = "Authorization: ${authorization}"\n`)
+  it('real curl -sS -N, token via stdin config (-K -), never in argv', async () => {
+    const fixture = await useProxy()
+    const token = fixture.proxy.token.reveal()
+    const url = `${fixture.proxy.url}/v1/responses`
+    const run = (authorization: string) => {
+      const args = [
+        '-sS',
+        '-N',
+        '--max-time',
+        '15',
+        '-K',
+        '-',
+        '-H',
+        'content-type: application/json',
+        '--data-binary',
+        body,
+        '-w',
+        '\n%{http_code}',
+        url,
+      ]
+      expect(args.join(' ')).not.toContain(token)
+      return new Promise<{ status: number; text: string }>((resolve, reject) => {
+        const child = execFile(CURL, args, { timeout: 15_000 }, (error, stdout, stderr) => {
+          if (error) {
+            reject(new Error(`curl failed: ${stderr}`))
+            return
+          }
+          const cut = stdout.lastIndexOf('\n')
+          resolve({ status: Number(stdout.slice(cut + 1)), text: stdout.slice(0, cut) })
         })
-      }
-      const refused = await run('Bearer wrong')
-      expect(refused.status).toBe(401)
-      expect(fixture.upstreamCalls()).toBe(0)
-      const answer = await run(`Bearer ${token}`)
-      expect(answer.status).toBe(200)
-      const events = parseSseFrames(answer.text)
-      expect(joinDeltas(events, 'response.output_text.delta')).toBe('Echo: raw bytes')
-      expect(events.at(-1)?.event).toBe('response.completed')
-      const [seen] = fixture.sim.control.requests(RESPONSES_ROUTE)
-      expect(seen?.headers.authorization).toBe(`Bearer ${fixture.account.accessToken}`)
-      expectNoSecrets(fixture, [refused.text, answer.text])
-    },
-  )
+        // A curl config line: the header value in double quotes (the token is base64url, no escapes).
+        child.stdin?.end(`header = "Authorization: ${authorization}"\n`)
+      })
+    }
+    const refused = await run('Bearer wrong')
+    expect(refused.status).toBe(401)
+    expect(fixture.upstreamCalls()).toBe(0)
+    const answer = await run(`Bearer ${token}`)
+    expect(answer.status).toBe(200)
+    const events = parseSseFrames(answer.text)
+    expect(joinDeltas(events, 'response.output_text.delta')).toBe('Echo: raw bytes')
+    expect(events.at(-1)?.event).toBe('response.completed')
+    const [seen] = fixture.sim.control.requests(RESPONSES_ROUTE)
+    expect(seen?.headers.authorization).toBe(`Bearer ${fixture.account.accessToken}`)
+    expectNoSecrets(fixture, [refused.text, answer.text])
+  })
 })

@@ -70,7 +70,7 @@ describe('Host matrix over raw sockets (RB)', () => {
     expect(fixture.upstreamCalls()).toBe(1)
   })
 
-  it('duplicate Host (RB-18) and absolute-form targets (RB-19, PX-04) → 400, CONNECT → 405 (PX-05), Upgrade → 400 (PX-06), 0 upstream calls', async () => {
+  it('duplicate Host (RB-18) and absolute-form targets (RB-19, PX-04) → 400, CONNECT → 405 (PX-05), Upgrade → 400, or 403 with Origin or a foreign Host (PX-06), 0 upstream calls', async () => {
     const fixture = await useProxy()
     const { port, token } = fixture.proxy
     const host = `127.0.0.1:${String(port)}`
@@ -83,6 +83,11 @@ describe('Host matrix over raw sockets (RB)', () => {
     for (const protocol of ['websocket', 'h2c']) {
       const upgrade = `GET /v1/models HTTP/1.1\r\nHost: ${host}\r\nX-Proxy-Token: ${token.reveal()}\r\nConnection: Upgrade\r\nUpgrade: ${protocol}\r\n\r\n`
       expect((await rawHttp(port, upgrade)).status).toBe(400)
+      // A browser's upgrade (Origin) or a rebinding one (foreign Host) gets the same 403 as any other request.
+      const browser = upgrade.replace('\r\n\r\n', '\r\nOrigin: https://evil.example\r\n\r\n')
+      expect((await rawHttp(port, browser)).status).toBe(403)
+      const rebound = upgrade.replace(`Host: ${host}`, `Host: evil.example:${String(port)}`)
+      expect((await rawHttp(port, rebound)).status).toBe(403)
     }
     expect(fixture.upstreamCalls()).toBe(0)
   })
