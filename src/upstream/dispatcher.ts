@@ -9,7 +9,11 @@ import { Agent, type Dispatcher } from 'undici'
 
 /** Options of {@link createUpstreamDispatcher}. */
 export interface UpstreamDispatcherOptions {
-  /** Sockets per origin (default 256). */
+  /**
+   * Sockets per origin (default 4,096). Under HTTP/1.1 every stream in flight holds one socket for its whole
+   * life, so this is how many answers can stream at once; a lower cap would make the next request wait, silently,
+   * for a stream to end. It matches the proxy's default request cap.
+   */
   connections?: number
   /** How long an idle keep-alive socket is kept (default 60 s). */
   keepAliveTimeoutMs?: number
@@ -30,7 +34,7 @@ export interface UpstreamDispatcherOptions {
 export function createUpstreamDispatcher(options: UpstreamDispatcherOptions = {}): Dispatcher {
   const keepAlive = options.keepAliveTimeoutMs ?? 60_000
   return new Agent({
-    connections: options.connections ?? 256,
+    connections: options.connections ?? 4_096,
     pipelining: 1,
     keepAliveTimeout: keepAlive,
     keepAliveMaxTimeout: Math.max(keepAlive, 600_000),

@@ -8,8 +8,10 @@
  */
 import { connect, type Socket } from 'node:net'
 import { describe, expect, it } from 'vitest'
+import { request } from 'undici'
 import { parseSseFrames } from '../support/sse-frames.js'
 import { call, postJson, responsesBody, useProxy, type ProxyFixture } from './proxy-fixture.js'
+import { startProxyOverApi, startStandInApi } from './sdk-support.js'
 
 function openSocket(port: number): Promise<Socket> {
   return new Promise((resolve, reject) => {
@@ -76,6 +78,28 @@ describe('concurrency cap (PX-11)', () => {
     // The slots come back: a request after the burst is served.
     expect((await postJson(fixture, responsesBody('after'))).status).toBe(200)
   })
+})
+
+describe('upstream connections', () => {
+  it('300 slow streams are all open upstream at once: none waits for a pooled socket', async () => {
+    const upstream = await startStandInApi({ frames: 4, delayMs: 1_000 })
+    const { proxy } = await startProxyOverApi(upstream.apiBase)
+    const body = JSON.stringify(responsesBody('slow'))
+    const answers = Array.from({ length: 300 }, () =>
+      request(`${proxy.url}/v1/responses`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-proxy-token': proxy.token.reveal() },
+        body,
+      }).then(async (answer) => {
+        await answer.body.text()
+        return answer.statusCode
+      }),
+    )
+    // Every stream lasts 4 s: all 300 must reach the upstream before the first one ends.
+    await expect.poll(() => upstream.exchanges.length, { timeout: 3_500, interval: 50 }).toBe(300)
+    expect(upstream.exchanges.every((exchange) => exchange.closed === null)).toBe(true)
+    expect((await Promise.all(answers)).every((status) => status === 200)).toBe(true)
+  }, 20_000)
 })
 
 describe('connection cap (DOS-08)', () => {
