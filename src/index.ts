@@ -4,6 +4,7 @@
  * `src/oauth`), but only the steps a caller composes; the transport helpers stay internal.
  */
 export * from './lib/index.js'
+export * from './accounts/index.js'
 export {
   assertSafeEndpoint,
   buildAuthorizeUrl,

@@ -21,6 +21,7 @@ import {
 import { refusal, refusalForError, sendRefusal } from './proxy-error.js'
 import {
   collectTerminal,
+  affinityHints,
   exchangeUpstream,
   parseJsonObject,
   type UpstreamRouteContext,
@@ -45,7 +46,7 @@ export async function serveChatCompletions(
   try {
     request = chatToResponsesRequest(parsed, {
       forceStream: true,
-      dropUnsupported: context.upstream.kind === 'chatgpt',
+      dropUnsupported: context.upstream.kind !== 'openai',
     })
   } catch (error) {
     if (isBrokerError(error) && error.code === 'ERR_INVALID_REQUEST') {
@@ -56,15 +57,20 @@ export async function serveChatCompletions(
   }
   const wantsStream = parsed.stream === true
   const includeUsage = includeUsageOf(parsed.stream_options)
-  await exchangeUpstream(res, context, JSON.stringify(request), (answer, signal) =>
-    wantsStream
-      ? streamChunks(
-          res,
-          answer,
-          signal,
-          new ChatStreamTranslator({ model: request.model, includeUsage }),
-        )
-      : answerCompletion(res, answer, request.model),
+  await exchangeUpstream(
+    res,
+    context,
+    JSON.stringify(request),
+    (answer, signal) =>
+      wantsStream
+        ? streamChunks(
+            res,
+            answer,
+            signal,
+            new ChatStreamTranslator({ model: request.model, includeUsage }),
+          )
+        : answerCompletion(res, answer, request.model),
+    affinityHints(parsed, context.sessionId),
   )
 }
 

@@ -41,6 +41,8 @@ const SECRET_HEADERS = new Set([
 export interface ExchangeDumper {
   /** Starts the dump of one exchange whose request body has been read; the answer is captured from `res`. */
   record(req: IncomingMessage, body: Buffer, res: ServerResponse): void
+  /** Resolves once every dump started so far is on disk (or has failed and been logged). */
+  settled(): Promise<void>
 }
 
 /**
@@ -56,13 +58,20 @@ export async function createExchangeDumper(
   const { path } = await ensurePrivateDir(directory)
   const knownSecrets = [options.token]
   let sequence = 0
+  const pending = new Set<Promise<void>>()
   const write = (name: string, value: unknown): void => {
     const text = `${JSON.stringify(value, null, 2)}\n`
-    writeSecretFile(join(path, name), text).catch((error: unknown) => {
-      options.logger.warn({ err: error }, `proxy: could not write the dump ${name}`)
-    })
+    const writing = writeSecretFile(join(path, name), text)
+      .catch((error: unknown) => {
+        options.logger.warn({ err: error }, `proxy: could not write the dump ${name}`)
+      })
+      .finally(() => pending.delete(writing))
+    pending.add(writing)
   }
   return {
+    async settled() {
+      while (pending.size > 0) await Promise.all(pending)
+    },
     record(req, body, res) {
       sequence += 1
       const base = `${new Date().toISOString().replace(/[:.]/g, '-')}-${String(sequence).padStart(6, '0')}`

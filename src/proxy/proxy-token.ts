@@ -2,9 +2,9 @@
  * The proxy's per-launch capability token: 256 random bits, base64url, held as a `Secret`, and the constant-time
  * check of what a caller presents in `X-Proxy-Token` or `Authorization: Bearer` (SECURITY.md C2.3).
  */
-import { randomBytes } from 'node:crypto'
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 import type { IncomingHttpHeaders } from 'node:http'
-import { safeEqual, Secret } from '../lib/index.js'
+import { Secret } from '../lib/index.js'
 
 /**
  * A fresh token (32 bytes from the CSPRNG, base64url).
@@ -31,12 +31,26 @@ export function presentedToken(headers: IncomingHttpHeaders): string | null {
   return BEARER.exec(authorization)?.[1] ?? null
 }
 
+/** The expected token's digest, computed once per token rather than on every request. */
+const digests = new WeakMap<Secret, Buffer>()
+
+function sha256(text: string): Buffer {
+  return createHash('sha256').update(text).digest()
+}
+
 /**
- * Whether the request carries the token (SHA-256 of both sides, then `timingSafeEqual`).
+ * Whether the request carries the token: SHA-256 of what was presented against the token's (cached) SHA-256 with
+ * `timingSafeEqual`, so neither the content nor the length of the token leaks through timing.
  * @example
  * if (!hasProxyToken(req.headers, token)) return refuse401()
  */
 export function hasProxyToken(headers: IncomingHttpHeaders, token: Secret): boolean {
   const presented = presentedToken(headers)
-  return presented !== null && safeEqual(presented, token)
+  if (presented === null) return false
+  let expected = digests.get(token)
+  if (expected === undefined) {
+    expected = sha256(token.reveal())
+    digests.set(token, expected)
+  }
+  return timingSafeEqual(sha256(presented), expected)
 }

@@ -4,6 +4,7 @@
  * key. The caller's headers never reach the upstream: the clients build every outgoing header themselves
  * (SECURITY.md C2.5), and the bearer goes only into `authorization` (C2.6).
  */
+import type { AccountPool, AffinityHints } from '../accounts/index.js'
 import type { Secret } from '../lib/index.js'
 import type { TokenManager } from '../tokens/index.js'
 import {
@@ -13,6 +14,7 @@ import {
   type OpenAIApi,
   type UpstreamResponse,
 } from '../upstream/index.js'
+import { withPooledAccount } from './pooled-account.js'
 
 /** ChatGPT mode: one signed-in account through the Codex backend. */
 export interface ChatgptUpstream {
@@ -31,8 +33,18 @@ export interface OpenAIUpstream {
   readonly api: OpenAIApi
 }
 
+/** ChatGPT mode over several accounts: each request gets the pool's pick, with failover before the first byte. */
+export interface PoolUpstream {
+  readonly kind: 'pool'
+  readonly pool: AccountPool
+  readonly tokens: TokenManager
+  readonly backend: CodexBackend
+  /** The `client_version` sent when listing models; default `0.169.0`. */
+  readonly clientVersion?: string
+}
+
 /** The upstream the proxy forwards to. */
-export type ProxyUpstream = ChatgptUpstream | OpenAIUpstream
+export type ProxyUpstream = ChatgptUpstream | OpenAIUpstream | PoolUpstream
 
 const DEFAULT_CLIENT_VERSION = '0.169.0'
 
@@ -72,9 +84,24 @@ export function openResponse(
   upstream: ProxyUpstream,
   body: string,
   signal: AbortSignal,
+  hints: AffinityHints = {},
 ): Promise<UpstreamResponse> {
   if (upstream.kind === 'openai') {
     return upstream.api.createResponse({ apiKey: upstream.apiKey, body, signal })
+  }
+  if (upstream.kind === 'pool') {
+    return withPooledAccount(
+      upstream,
+      hints,
+      signal,
+      (account) =>
+        withAccessToken(
+          account,
+          (credentials) => upstream.backend.createResponse({ credentials, body, signal }),
+          signal,
+        ),
+      (answer) => answer.quota,
+    )
   }
   return withAccessToken(
     upstream,
@@ -106,11 +133,16 @@ export async function listModels(
     ids = models.map((model) => model.id)
   } else {
     const clientVersion = upstream.clientVersion ?? DEFAULT_CLIENT_VERSION
-    const models: CodexModel[] = await withAccessToken(
-      upstream,
-      (credentials) => upstream.backend.listModels({ credentials, clientVersion, signal }),
-      signal,
-    )
+    const list = (account: ChatgptUpstream): Promise<CodexModel[]> =>
+      withAccessToken(
+        account,
+        (credentials) => upstream.backend.listModels({ credentials, clientVersion, signal }),
+        signal,
+      )
+    const models =
+      upstream.kind === 'pool'
+        ? await withPooledAccount(upstream, {}, signal, list, () => null)
+        : await list(upstream)
     ids = models.map((model) => model.slug)
   }
   return ids.map((id) => ({ id, object: 'model', owned_by: 'openai' }))

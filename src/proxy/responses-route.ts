@@ -3,14 +3,16 @@
  * sent with `store: false` and `stream: true`, as the backend requires; a caller that asked for `stream: false`
  * gets the `response` of the terminal event as one JSON object. The upstream's SSE bytes flow back untouched as
  * they arrive, with backpressure; a client disconnect aborts the upstream request at once. Failures before the
- * first byte become JSON errors; a stream cut after it just ends the response (the status is already sent).
+ * first byte become JSON errors; a stream cut after it ends with an SSE `error` event (the status is already sent).
  */
 import { once } from 'node:events'
 import type { ServerResponse } from 'node:http'
 import { BrokerError } from '../lib/index.js'
 import type { UpstreamResponse } from '../upstream/index.js'
 import { refusal, sendRefusal } from './proxy-error.js'
+import { streamCutEvent, TerminalWatch } from './terminal-watch.js'
 import {
+  affinityHints,
   collectTerminal,
   exchangeUpstream,
   parseJsonObject,
@@ -36,40 +38,48 @@ export async function serveResponses(
     return
   }
   const wantsStream = parsed.stream === true
-  const chatgpt = context.upstream.kind === 'chatgpt'
+  const chatgpt = context.upstream.kind !== 'openai'
   const forwarded = chatgpt
     ? JSON.stringify({ ...parsed, store: false, stream: true })
     : body.toString('utf8')
-  await exchangeUpstream(res, context, forwarded, (answer, signal) =>
-    chatgpt && !wantsStream ? answerCollected(res, answer) : relay(res, answer, signal),
+  await exchangeUpstream(
+    res,
+    context,
+    forwarded,
+    (answer, signal) =>
+      chatgpt && !wantsStream ? answerCollected(res, answer) : relay(res, answer, signal),
+    affinityHints(parsed, context.sessionId),
   )
 }
 
-/** Pipes the upstream bytes to the client with backpressure. */
+/**
+ * Pipes the upstream bytes to the client with backpressure. A stream that ends (or breaks) before its terminal
+ * event gets the proxy's own `error` event last, so the client sees a clean failure.
+ */
 async function relay(
   res: ServerResponse,
   answer: UpstreamResponse,
   signal: AbortSignal,
 ): Promise<void> {
-  const type = answer.headers.get('content-type') ?? ''
-  res.statusCode = 200
-  res.setHeader(
-    'content-type',
-    type.startsWith('application/json') ? 'application/json' : 'text/event-stream',
-  )
-  res.setHeader('cache-control', 'no-store')
-  res.flushHeaders()
+  const sse = !answer.contentType.startsWith('application/json')
+  // No flushHeaders(): the headers leave with the first chunk, one write instead of two (P1, P2).
+  res.writeHead(200, {
+    'content-type': sse ? 'text/event-stream' : 'application/json',
+    'cache-control': 'no-store',
+  })
+  const watch = sse ? new TerminalWatch() : null
   try {
     for await (const chunk of answer.body) {
+      watch?.push(chunk)
       if (!res.write(chunk)) await once(res, 'drain', { signal })
     }
   } catch (error) {
     if (signal.aborted) throw error
-    // A stream cut after bytes went out: the status is sent, so the response just ends.
+    // A stream cut after bytes went out: the status is sent, so it ends with an error event below.
   } finally {
     answer.discard()
   }
-  res.end()
+  res.end(watch !== null && !watch.seen ? streamCutEvent() : undefined)
 }
 
 /** Collects the stream and answers the terminal event's `response` as JSON. */

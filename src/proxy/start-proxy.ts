@@ -137,11 +137,12 @@ export async function startProxy(options: StartProxyOptions): Promise<RunningPro
         resolve()
       })
       server.closeAllConnections()
-    }).then(() =>
-      options.serverInfoPath === undefined
-        ? undefined
-        : removeServerInfo(options.serverInfoPath, token),
-    )
+    }).then(async () => {
+      await dumper?.settled()
+      if (options.serverInfoPath !== undefined) {
+        await removeServerInfo(options.serverInfoPath, token)
+      }
+    })
     return closing
   }
   let resolveClosed: () => void = () => undefined
@@ -228,7 +229,12 @@ export async function startProxy(options: StartProxyOptions): Promise<RunningPro
           return
         }
         dumper?.record(req, read.body, res)
-        const context = { upstream: options.upstream, logger }
+        const session = req.headers['session-id']
+        const context = {
+          upstream: options.upstream,
+          logger,
+          sessionId: typeof session === 'string' ? session : null,
+        }
         await (route === 'responses'
           ? serveResponses(res, read.body, context)
           : serveChatCompletions(res, read.body, context))

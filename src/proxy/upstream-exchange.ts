@@ -5,6 +5,7 @@
  * its terminal event.
  */
 import type { ServerResponse } from 'node:http'
+import type { AffinityHints } from '../accounts/index.js'
 import type { Logger } from '../lib/index.js'
 import type { TerminalResponseEvent, UpstreamResponse } from '../upstream/index.js'
 import { refusalForError, sendRefusal } from './proxy-error.js'
@@ -14,6 +15,26 @@ import { openResponse, type ProxyUpstream } from './proxy-upstream.js'
 export interface UpstreamRouteContext {
   readonly upstream: ProxyUpstream
   readonly logger: Logger
+  /** The request's `session-id` header: an affinity key for the account pool. */
+  readonly sessionId?: string | null
+}
+
+/**
+ * The pool's affinity keys of a request: its `session-id` header and the body's `prompt_cache_key` and
+ * `previous_response_id` (strings only).
+ * @example
+ * affinityHints({ prompt_cache_key: 'conv-1' }, null) // { sessionId: null, promptCacheKey: 'conv-1', previousResponseId: null }
+ */
+export function affinityHints(
+  body: Readonly<Record<string, unknown>>,
+  sessionId: string | null | undefined,
+): AffinityHints {
+  const text = (value: unknown): string | null => (typeof value === 'string' ? value : null)
+  return {
+    sessionId: sessionId ?? null,
+    promptCacheKey: text(body.prompt_cache_key),
+    previousResponseId: text(body.previous_response_id),
+  }
 }
 
 /**
@@ -43,6 +64,7 @@ export async function exchangeUpstream(
   context: UpstreamRouteContext,
   forwarded: string,
   answer: (response: UpstreamResponse, signal: AbortSignal) => Promise<void>,
+  hints: AffinityHints = {},
 ): Promise<void> {
   const controller = new AbortController()
   const onClose = (): void => {
@@ -50,7 +72,7 @@ export async function exchangeUpstream(
   }
   res.on('close', onClose)
   try {
-    const response = await openResponse(context.upstream, forwarded, controller.signal)
+    const response = await openResponse(context.upstream, forwarded, controller.signal, hints)
     await answer(response, controller.signal)
   } catch (error) {
     if (controller.signal.aborted) {

@@ -21,9 +21,11 @@ const ERROR_BODY_LIMIT = 64 * 1024
 /** A successful (2xx) upstream answer whose body has not been read yet. */
 export interface UpstreamResponse {
   status: number
-  /** The answer's headers (hop-by-hop ones included; a proxy strips them). */
+  /** The answer's `content-type` (empty when absent). */
+  contentType: string
+  /** The answer's headers (hop-by-hop ones included; a proxy strips them). Built on first use. */
   headers: Headers
-  /** The `x-codex-*` quota headers (all null in API-key mode). */
+  /** The `x-codex-*` quota headers (all null in API-key mode). Read on first use. */
   quota: QuotaSnapshot
   /**
    * The raw body bytes, untouched: pipe it (`pipeline(body, res)`) or iterate it. Read either this or
@@ -81,10 +83,9 @@ export async function sendUpstream(options: UpstreamRequest): Promise<UpstreamRe
       { cause: error, hint: 'Check the network and try again.' },
     )
   }
-  const headers = toHeaders(answer.headers)
-  const quota = quotaFromHeaders(headers)
   const status = answer.statusCode
   if (status < 200 || status >= 300) {
+    const headers = toHeaders(answer.headers)
     const bodyText = await readCapped(answer.body, ERROR_BODY_LIMIT)
     if (signal?.aborted === true) throw signal.reason
     throw classifyUpstreamFailure({
@@ -94,14 +95,26 @@ export async function sendUpstream(options: UpstreamRequest): Promise<UpstreamRe
       what: options.what,
       refreshable: options.refreshable,
       model: status === 400 ? (options.model?.() ?? null) : null,
-      quota,
+      quota: quotaFromHeaders(headers),
     })
   }
   const body = answer.body
+  const raw = answer.headers
+  const type = raw['content-type']
+  // Headers and quota are built only when asked for: a relay needs neither, and they cost per request (P1).
+  let headers: Headers | undefined
+  let quota: QuotaSnapshot | undefined
   return {
     status,
-    headers,
-    quota,
+    contentType: typeof type === 'string' ? type : '',
+    get headers() {
+      headers ??= toHeaders(raw)
+      return headers
+    },
+    get quota() {
+      quota ??= quotaFromHeaders(raw)
+      return quota
+    },
     body,
     events: () => responseEvents(body, signal),
     discard: () => {

@@ -168,7 +168,7 @@ describe('POST /v1/responses (chatgpt)', () => {
     }
   })
 
-  it('a stream cut after bytes were sent ends the response', async () => {
+  it('a stream cut after bytes were sent ends with one clean SSE error event', async () => {
     const fixture = await useProxy()
     fixture.sim.control.configure({ streamChunks: 8 })
     fixture.sim.control.injectFault({ route: RESPONSES_ROUTE, kind: 'cut' })
@@ -176,6 +176,10 @@ describe('POST /v1/responses (chatgpt)', () => {
     expect(answer.status).toBe(200)
     expect(answer.text).toContain('response.output_text.delta')
     expect(answer.text).not.toContain('response.completed')
+    const events = parseSseFrames(answer.text)
+    expect(events.at(-1)?.event).toBe('error')
+    expect(events.at(-1)?.data).toMatchObject({ type: 'error', code: 'ERR_STREAM_CUT' })
+    expect(events.filter((event) => event.event === 'error')).toHaveLength(1)
     const next = await postJson(fixture, responsesBody())
     expect(next.status).toBe(200)
   })
