@@ -132,7 +132,16 @@ export class AccountPool {
     options: { readonly exclude?: ReadonlySet<string> } = {},
   ): Promise<PoolLease> {
     const now = this.#clock.now()
-    const [candidates, pinned] = await Promise.all([this.#candidates(now), this.#pinnedId()])
+    const [judged, pinned] = await Promise.all([this.#candidates(now), this.#pinnedId()])
+    // #candidates judged the half-open probe before this await; a concurrent acquire may have sent it since, so
+    // it is judged again here, synchronously with the pick below (else two racing acquires both probe).
+    const candidates = judged.map((candidate) =>
+      candidate.unusable === null &&
+      this.#probing.has(candidate.accountId) &&
+      circuitState(candidate.health, now) === 'half_open'
+        ? { ...candidate, unusable: { kind: 'probing' as const } }
+        : candidate,
+    )
     const exclude = options.exclude ?? new Set<string>()
     const open = candidates.filter((candidate) => !exclude.has(candidate.accountId))
     const usable = (id: string | null): Candidate | undefined =>
@@ -143,7 +152,9 @@ export class AccountPool {
     const picked = affine ?? this.#selector.pick(open, now, pinned)
     const viaAffinity = affine !== undefined
     if (picked === null) {
-      throw poolExhaustedError(open, now, { strategy: this.strategy, pinned })
+      // Every account, the tried ones included: with only the untried ones, a request that tried them all got
+      // "No account is signed in", and one whose tries all hit 429s lost the "rate-limited until" answer.
+      throw poolExhaustedError(candidates, now, { strategy: this.strategy, pinned })
     }
     const accountId = picked.accountId
     this.#lastPicked.set(accountId, now)
@@ -221,7 +232,8 @@ export class AccountPool {
     const [accounts, health, pinned] = await Promise.all([
       this.#store.list(),
       this.#state.read(),
-      this.#pinnedId(),
+      // The pin is shown whatever this pool's strategy is.
+      this.#state.pinned(),
     ])
     return accounts.map((account) => {
       const record = health.get(account.id) ?? emptyHealth(account.id, now)

@@ -64,7 +64,7 @@ program
 
 const accounts = program
   .command('accounts')
-  .description('list the accounts (subcommands: import, export, remove)')
+  .description('list the accounts (subcommands: import, export, remove, use)')
   .option('--json', 'one JSON object')
   .action(async (_options: unknown, command: Command) => {
     const { runAccountsList } = await import('./commands/accounts.js')
@@ -103,6 +103,17 @@ accounts
     await runAccountsRemove(account, flagsOf(command))
   })
 
+accounts
+  .command('use')
+  .description('pin the proxy to one account (--clear to let the pool pick again)')
+  .argument('[account]', 'account id, email or label')
+  .option('--clear', 'unpin')
+  .option('--json', 'one JSON event per line')
+  .action(async (account: string | undefined, _options: unknown, command: Command) => {
+    const { runAccountsUse } = await import('./commands/accounts-use.js')
+    await runAccountsUse(account, flagsOf(command))
+  })
+
 program
   .command('status')
   .description('every account with its plan, state and usage windows')
@@ -119,7 +130,11 @@ program
   .option('--server-info <file>', 'write {"port","pid","auth_token"} there (mode 0600)')
   .option('--upstream <kind>', 'chatgpt (a signed-in account) or openai (an API key)', 'chatgpt')
   .option('--api-key-stdin', 'read the OpenAI API key from standard input (with --upstream openai)')
-  .option('--account <account>', 'account id, email or label (optional with a single account)')
+  .option('--account <account>', 'serve only this account (id, email or label)')
+  .option(
+    '--strategy <name>',
+    'how to pick among the accounts: sticky (default), round-robin, least-used, pinned',
+  )
   .option('--http-shutdown', 'serve POST /shutdown (token required)')
   .option('--max-body <bytes>', 'largest request body accepted (default 10 MiB)')
   .option('--dump-dir <dir>', 'write redacted request/response dumps there (0700 dir, 0600 files)')

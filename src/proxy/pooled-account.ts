@@ -3,8 +3,9 @@
  * picks an account, the call runs with it, and its outcome goes back to the pool (the quota of a success; a usage
  * limit, a dead sign-in or an upstream fault of a failure). After a failure the next usable account is tried, each
  * at most once, so a rate-limited account costs the client nothing but a few milliseconds. When none is left the
- * client gets the pool's own answer ("2 accounts rate-limited until 14:05 …") if every account is cooling down,
- * else the last upstream error. A request the upstream refused for what it asked is not retried elsewhere.
+ * client gets the pool's own answer ("2 accounts rate-limited until 14:05, 1 needs sign-in …"), unless a try
+ * failed with an upstream fault (5xx, network) and not every account is rate-limited: then that fault. A request
+ * the upstream refused for what it asked is not retried elsewhere.
  */
 import { outcomeOf, PoolExhaustedError, type AffinityHints } from '../accounts/index.js'
 import { isEmptyQuota, type QuotaSnapshot } from '../upstream/index.js'
@@ -24,14 +25,16 @@ export async function withPooledAccount<T>(
   quotaOf: (result: T) => QuotaSnapshot | null,
 ): Promise<T> {
   const tried = new Set<string>()
-  let lastError: Error | null = null
+  // Only an upstream fault is kept to answer with: after 429s and dead sign-ins the pool's own error says more
+  // (the last needs_login error alone hid "2 accounts rate-limited until …" from the client).
+  let lastFault: Error | null = null
   for (;;) {
     let lease
     try {
       lease = await upstream.pool.acquire(hints, { exclude: tried })
     } catch (error) {
-      if (error instanceof PoolExhaustedError && lastError !== null && !error.rateLimited) {
-        throw lastError
+      if (error instanceof PoolExhaustedError && lastFault !== null && !error.rateLimited) {
+        throw lastFault
       }
       throw error
     }
@@ -58,7 +61,8 @@ export async function withPooledAccount<T>(
       const outcome = outcomeOf(error)
       await lease.report(outcome)
       if (outcome.kind === 'client_error') throw error
-      lastError = error instanceof Error ? error : new Error(String(error))
+      if (outcome.kind === 'failure')
+        lastFault = error instanceof Error ? error : new Error(String(error))
     }
   }
 }

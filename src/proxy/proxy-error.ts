@@ -5,6 +5,7 @@
  * except a usage limit, which answers 429 `rate_limited` with the reset time in the message.
  */
 import type { ServerResponse } from 'node:http'
+import { PoolExhaustedError } from '../accounts/index.js'
 import { httpStatusFor, isBrokerError, toPublicError } from '../lib/index.js'
 import { UpstreamError } from '../upstream/index.js'
 
@@ -83,15 +84,23 @@ export function overloaded(limit: number): ProxyRefusal {
 /**
  * The refusal for an error thrown while serving: an upstream usage limit becomes 429 `rate_limited` saying when
  * it resets ("… resets at 14:05 UTC"); any other `BrokerError` keeps its code and status; anything else is a
- * generic 500.
+ * generic 500. A pool with nothing usable (`ERR_POOL_EXHAUSTED`) answers 429 when every account is rate-limited,
+ * else 503, with `Retry-After` when a time is known (`now` is the clock its `retryAt` is counted from).
  * @example
  * sendRefusal(res, refusalForError(error))
  */
-export function refusalForError(error: unknown): ProxyRefusal {
+export function refusalForError(error: unknown, now: number = Date.now()): ProxyRefusal {
   if (error instanceof UpstreamError && error.code === 'ERR_UPSTREAM_RATE_LIMITED') {
     const resetsAt = error.details.resetsAt
     const when = resetsAt === null ? 'later' : `at ${utcClock(resetsAt)}`
     return refusal(429, 'rate_limited', `The usage limit has been reached; it resets ${when}.`)
+  }
+  if (error instanceof PoolExhaustedError) {
+    // The code's fixed status (503) would hide a rate limit, and a client needs to know when to come back.
+    const body = toPublicError(error)
+    const seconds = error.retryAfterSeconds(now)
+    const base = { status: error.httpStatus, code: body.code, message: body.message }
+    return seconds === null ? base : { ...base, headers: { 'retry-after': String(seconds) } }
   }
   const body = toPublicError(error)
   const status = isBrokerError(error) ? httpStatusFor(body.code) : 500

@@ -18,6 +18,7 @@ import { describe, findAccount } from '../account-ref.js'
 import { resolveEnvironment } from '../environment.js'
 import { parseOptions } from '../options.js'
 import { CliOutput } from '../output.js'
+import { poolJson, poolText, poolViews } from '../pool-view.js'
 import { openServices } from '../services.js'
 
 /** The public view of an account: who, what plan, what state. No credential. */
@@ -35,30 +36,42 @@ export function accountView(account: StoredAccount) {
   }
 }
 
-/** `codex-broker accounts [--json]`. */
+/** `codex-broker accounts [--json]`: who, plan, state, and the pool's view (pinned, cooling). */
 export async function runAccountsList(flags: Record<string, unknown>): Promise<void> {
   const out = new CliOutput(flags.json === true)
   try {
-    const { store } = await openServices(resolveEnvironment(flags))
-    const accounts = (await store.list()).map(accountView)
+    const env = resolveEnvironment(flags)
+    const { store } = await openServices(env)
+    const stored = await store.list()
+    const pool = await poolViews(env.home, store)
+    const now = Date.now()
     if (out.json) {
-      out.event('accounts', { accounts })
+      out.event('accounts', {
+        accounts: stored.map((account) => ({
+          ...accountView(account),
+          pool: poolJson(pool.get(account.id)),
+        })),
+      })
       return
     }
-    if (accounts.length === 0) {
+    if (stored.length === 0) {
       out.say('No accounts yet. Sign in with: codex-broker login')
       return
     }
     out.say(
       table(
-        ['ID', 'EMAIL', 'PLAN', 'LABEL', 'STATUS'],
-        accounts.map((a) => [
-          a.id,
-          a.email ?? '-',
-          a.kind === 'apiKey' ? 'api key' : (a.plan ?? '-'),
-          a.label ?? '-',
-          a.statusReason ? `${a.status} (${a.statusReason})` : a.status,
-        ]),
+        ['ID', 'EMAIL', 'PLAN', 'LABEL', 'STATUS', 'POOL'],
+        stored.map((account) => {
+          const a = accountView(account)
+          return [
+            a.id,
+            a.email ?? '-',
+            a.kind === 'apiKey' ? 'api key' : (a.plan ?? '-'),
+            a.label ?? '-',
+            a.statusReason ? `${a.status} (${a.statusReason})` : a.status,
+            poolText(pool.get(account.id), now),
+          ]
+        }),
       ),
     )
   } catch (error) {

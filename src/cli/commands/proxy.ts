@@ -6,11 +6,13 @@
  */
 import { createInterface } from 'node:readline'
 import { z } from 'zod'
+import { AccountPool, FilePoolStateStore, POOL_STRATEGIES } from '../../accounts/index.js'
 import { BrokerError, Secret } from '../../lib/index.js'
 import { DEFAULT_ORIGINATOR } from '../../oauth/index.js'
 import { startProxy, type ProxyUpstream } from '../../proxy/index.js'
 import { CodexBackend, OpenAIApi } from '../../upstream/index.js'
-import { findAccount } from '../account-ref.js'
+import type { PoolStrategy } from '../../accounts/index.js'
+import { describe, findAccount } from '../account-ref.js'
 import { resolveEnvironment } from '../environment.js'
 import { parseOptions, portOption, untilStopSignal } from '../options.js'
 import { CliOutput } from '../output.js'
@@ -23,6 +25,11 @@ const proxyOptions = z.object({
   upstream: z.enum(['chatgpt', 'openai']),
   apiKeyStdin: z.boolean().optional(),
   account: z.string().min(1).optional(),
+  strategy: z
+    .enum(['sticky', 'round-robin', 'least-used', 'pinned'] as const satisfies PoolStrategy[], {
+      error: `must be one of ${POOL_STRATEGIES.join(', ')}`,
+    })
+    .optional(),
   httpShutdown: z.boolean().optional(),
   dumpDir: z.string().min(1).optional(),
   host: z.string().min(1).optional(),
@@ -57,14 +64,44 @@ export async function runProxy(flags: Record<string, unknown>): Promise<void> {
       if (options.apiKeyStdin === true) {
         throw new BrokerError('ERR_INVALID_CONFIG', '--api-key-stdin needs --upstream openai.')
       }
+      if (options.account !== undefined && options.strategy !== undefined) {
+        throw new BrokerError('ERR_INVALID_CONFIG', 'Use --account or --strategy, not both.', {
+          hint: '--account serves one account; --strategy picks among all of them.',
+        })
+      }
       const { store, tokens } = await openServices(env)
-      const account = await findAccount(store, options.account)
       const backend = new CodexBackend({
         backendBase: env.backendBase,
         identity: { originator: DEFAULT_ORIGINATOR, version: VERSION },
       })
       closers.push(() => backend.close())
-      upstream = { kind: 'chatgpt', tokens, accountId: account.id, backend }
+      if (options.account !== undefined) {
+        const account = await findAccount(store, options.account)
+        upstream = { kind: 'chatgpt', tokens, accountId: account.id, backend }
+        out.note(`serving ${describe(account)} only`)
+      } else {
+        const signedIn = (await store.list()).filter((account) => account.auth.kind === 'chatgpt')
+        if (signedIn.length === 0) {
+          throw new BrokerError('ERR_NOT_FOUND', 'No ChatGPT account is signed in.', {
+            hint: 'Sign in first: codex-broker login (or serve an API key: --upstream openai)',
+          })
+        }
+        const state = new FilePoolStateStore({ home: env.home })
+        const pinned = await state.pinned()
+        // A pinned account (codex-broker accounts use) is what the person asked for; otherwise sticky.
+        const strategy = options.strategy ?? (pinned === null ? 'sticky' : 'pinned')
+        if (strategy === 'pinned' && pinned === null) {
+          await state.close()
+          throw new BrokerError('ERR_INVALID_CONFIG', 'No account is pinned.', {
+            hint: 'Pin one first: codex-broker accounts use ACCOUNT',
+          })
+        }
+        const pool = new AccountPool({ store, state, strategy })
+        closers.push(() => pool.close())
+        upstream = { kind: 'pool', pool, tokens, backend }
+        const count = signedIn.length
+        out.note(`serving ${String(count)} account${count === 1 ? '' : 's'} (strategy ${strategy})`)
+      }
     }
     const proxy = await startProxy({
       upstream,

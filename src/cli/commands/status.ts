@@ -1,15 +1,19 @@
 /**
  * `codex-broker status [--json]`: every account with its plan, state and quota windows, read live from the
- * backend's `/wham/usage` with a valid token (refreshed if due, recovered once on a 401). One account failing
- * does not hide the others: its row says why.
+ * backend's `/wham/usage` with a valid token (refreshed if due, recovered once on a 401), and its place in the
+ * pool (pinned, cooling down until when). Each reading is also recorded in the pool's shared health, so a proxy
+ * on this home stops picking an account that is at 100 %. One account failing does not hide the others: its row
+ * says why.
  */
+import { AccountPool, FilePoolStateStore, formatResetTime } from '../../accounts/index.js'
 import { isBrokerError, toPublicError } from '../../lib/index.js'
-import type { StoredAccount } from '../../store/index.js'
+import type { CredentialStore, StoredAccount } from '../../store/index.js'
 import type { TokenManager } from '../../tokens/index.js'
 import { DEFAULT_ORIGINATOR } from '../../oauth/index.js'
 import { fetchUsage, type UsageSnapshot, type UsageWindow } from '../../upstream/index.js'
 import { resolveEnvironment, type CliEnvironment } from '../environment.js'
 import { CliOutput } from '../output.js'
+import { poolJson, poolText, poolViews } from '../pool-view.js'
 import { openServices } from '../services.js'
 import { VERSION } from '../version.js'
 import { accountView, table } from './accounts.js'
@@ -28,8 +32,13 @@ export async function runStatus(flags: Record<string, unknown>): Promise<void> {
     const { store, tokens } = await openServices(env)
     const accounts = await store.list()
     const rows = await Promise.all(accounts.map((account) => statusOf(account, tokens, env)))
+    await recordReadings(env.home, store, rows)
+    const pool = await poolViews(env.home, store)
+    const now = Date.now()
     if (out.json) {
-      out.event('status', { accounts: rows })
+      out.event('status', {
+        accounts: rows.map((row) => ({ ...row, pool: poolJson(pool.get(row.id)) })),
+      })
       return
     }
     if (rows.length === 0) {
@@ -38,13 +47,14 @@ export async function runStatus(flags: Record<string, unknown>): Promise<void> {
     }
     out.say(
       table(
-        ['ACCOUNT', 'PLAN', 'STATUS', '5H WINDOW', '7D WINDOW'],
+        ['ACCOUNT', 'PLAN', 'STATUS', '5H WINDOW', '7D WINDOW', 'POOL'],
         rows.map((row) => [
           row.label ?? row.email ?? row.id,
           row.usage?.planType ?? row.plan ?? '-',
           row.error ? `${row.status}: ${row.error.code}` : row.status,
-          windowText(row.usage?.primary ?? null),
-          windowText(row.usage?.secondary ?? null),
+          windowText(row.usage?.primary ?? null, now),
+          windowText(row.usage?.secondary ?? null, now),
+          poolText(pool.get(row.id), now),
         ]),
       ),
     )
@@ -90,9 +100,27 @@ export async function statusOf(
   }
 }
 
-function windowText(window: UsageWindow | null): string {
+function windowText(window: UsageWindow | null, now: number): string {
   if (!window) return '-'
-  const reset = new Date(window.resetsAt)
-  const time = reset.toTimeString().slice(0, 5)
-  return `${String(Math.round(window.usedPercent))}% (resets ${time})`
+  return `${String(Math.round(window.usedPercent))}% (resets ${formatResetTime(window.resetsAt, now)})`
+}
+
+/** Records every live reading in the pool's shared health (a reading at 100 % starts a cooldown there). */
+async function recordReadings(
+  home: string,
+  store: CredentialStore,
+  rows: readonly AccountStatusView[],
+): Promise<void> {
+  const state = new FilePoolStateStore({ home })
+  const pool = new AccountPool({ store, state })
+  try {
+    const observedAt = Date.now()
+    for (const row of rows) {
+      if (row.usage === null) continue
+      const { primary, secondary, credits } = row.usage
+      await pool.recordQuota(row.id, { primary, secondary, credits, observedAt })
+    }
+  } finally {
+    await pool.close()
+  }
 }
