@@ -58,3 +58,22 @@ export {
   type RunningProxy,
   type StartProxyOptions,
 } from './proxy/index.js'
+export {
+  type AppServerMethods,
+  type AppServerServices,
+  capabilityFromSha256,
+  createAppServerMethods,
+  createJwtVerifier,
+  generateCapabilityToken,
+  loadCapabilityTokenFile,
+  loadSharedSecretFile,
+  RPC_ERROR_CODES,
+  RpcError,
+  type RpcContext,
+  type RpcMethod,
+  type RpcMethods,
+  type RunningAppServer,
+  startAppServer,
+  type StartAppServerOptions,
+  type WsAuthMode,
+} from './app-server/index.js'

@@ -150,6 +150,36 @@ program
   })
 
 program
+  .command('serve')
+  .description('run the WebSocket JSON-RPC app-server (authenticated at the upgrade)')
+  .option(
+    '--listen <url>',
+    'ws://IP:PORT to listen on, e.g. ws://127.0.0.1:4500 (anything but loopback needs --ws-auth)',
+  )
+  .option(
+    '--ws-auth <mode>',
+    'capability-token or signed-bearer-token (default: none, loopback only)',
+  )
+  .option('--ws-token-file <file>', 'capability token file (mode 0600)')
+  .option('--ws-token-sha256 <hex>', "the capability token's SHA-256, instead of the file")
+  .option(
+    '--ws-shared-secret-file <file>',
+    'HS256 secret file for signed bearer tokens (0600, ≥ 32 bytes)',
+  )
+  .option('--ws-issuer <iss>', 'the iss signed bearer tokens must carry')
+  .option('--ws-audience <aud>', 'an aud signed bearer tokens must name')
+  .option('--ws-max-clock-skew-seconds <s>', 'tolerance for exp and nbf (default 30)')
+  .option(
+    '--strategy <name>',
+    'how to pick among the accounts: sticky (default), round-robin, least-used, pinned',
+  )
+  .option('--json', 'one JSON event per line')
+  .action(async (_options: unknown, command: Command) => {
+    const { runServe } = await import('./commands/serve.js')
+    await runServe(flagsOf(command))
+  })
+
+program
   .command('sim')
   .description('run the local simulator of auth.openai.com, the ChatGPT backend and the OpenAI API')
   .option('--port <n>', 'port to listen on (0 picks a free one)', '0')

@@ -5,7 +5,7 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process'
 import { once } from 'node:events'
 import { existsSync } from 'node:fs'
-import { readFile } from 'node:fs/promises'
+import { readFile, stat } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import { createInterface } from 'node:readline'
 import { afterEach, beforeAll, describe, expect, it } from 'vitest'
@@ -72,10 +72,12 @@ describe('codex-broker command line', () => {
     expect((await exited).code).toBe(0)
   })
 
-  it('demo starts the simulator and the proxy, calls it, and stops on Ctrl-C', async () => {
+  it('demo starts the simulator, the proxy and the app-server, calls them, and stops on Ctrl-C', async () => {
     const child = start(['demo'])
     let output = ''
+    let errors = ''
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()))
+    child.stderr.on('data', (chunk: Buffer) => (errors += chunk.toString()))
     await new Promise<void>((resolve) => {
       child.stdout.on('data', () => {
         if (output.includes('Press Ctrl-C to stop.')) resolve()
@@ -97,6 +99,18 @@ describe('codex-broker command line', () => {
       headers: { authorization: `Bearer ${token}` },
     })
     expect(models.status).toBe(200)
+    // The app-server part: a capability token in a 0600 file, a JSON-RPC session, a streamed answer.
+    expect(output).toMatch(/App-server listening on ws:\/\/127\.0\.0\.1:\d+ /)
+    expect(output).toContain('initialize: ok')
+    expect(output).toContain('account/read: alice@example.com (plan plus)')
+    expect(output).toContain('responses/create streamed: "Echo: hello from the app-server"')
+    const tokenFile = /capability token in (\S+), mode 0600/.exec(output)?.[1] ?? ''
+    expect((await stat(tokenFile)).mode & 0o777).toBe(0o600)
+    const wsToken = (await readFile(tokenFile, 'utf8')).trim()
+    expect(wsToken.length).toBeGreaterThanOrEqual(32)
+    expect(output).toContain(`Bearer $(cat ${tokenFile})`)
+    expect(output).not.toContain(wsToken)
+    expect(errors).not.toContain(wsToken)
     const exited = finish(child)
     child.kill('SIGINT')
     const result = await exited

@@ -2,8 +2,8 @@
  * `codex-broker demo` (what `npm start` runs): brings the system up against the embedded simulator, so a person
  * can try it with no OpenAI account and no network. It starts the simulator, signs a demo account in through the
  * real browser flow (the simulator auto-approves and the demo plays the browser), stores it in a throw-away home,
- * shows its status, starts the proxy in front of it and calls it once, and prints how to try the rest. Each
- * surface adds itself here as it lands.
+ * shows its status, starts the proxy in front of it and calls it once, starts the app-server with a capability
+ * token and talks JSON-RPC to it, and prints how to try the rest. Each surface adds itself here as it lands.
  */
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -16,6 +16,7 @@ import { TokenManager } from '../../tokens/index.js'
 import type { CliEnvironment } from '../environment.js'
 import { freeLoopbackPort } from '../free-port.js'
 import { parseOptions, portOption, untilStopSignal } from '../options.js'
+import { startDemoAppServer, type DemoAppServer } from './demo-app-server.js'
 import { startDemoProxy, type DemoProxy } from './demo-proxy.js'
 import { saveSignIn } from './login.js'
 import { statusOf } from './status.js'
@@ -42,6 +43,7 @@ export async function runDemo(rawOptions: unknown): Promise<void> {
   })
   const home = await mkdtemp(join(tmpdir(), 'codex-broker-demo-'))
   let demoProxy: DemoProxy | null = null
+  let demoAppServer: DemoAppServer | null = null
   try {
     const say = (line = ''): void => {
       process.stdout.write(`${line}\n`)
@@ -103,6 +105,15 @@ export async function runDemo(rawOptions: unknown): Promise<void> {
       accountId: claims.chatgptAccountId,
       say,
     })
+    demoAppServer = await startDemoAppServer({
+      home,
+      backendBase: sim.backendBase,
+      store,
+      issuer,
+      tokens,
+      accountId: claims.chatgptAccountId,
+      say,
+    })
     say()
     say('Try the command line against this simulator:')
     say(
@@ -119,6 +130,7 @@ export async function runDemo(rawOptions: unknown): Promise<void> {
     say('Press Ctrl-C to stop.')
     await untilStopSignal()
   } finally {
+    await demoAppServer?.close()
     await demoProxy?.close()
     await sim.close()
     await rm(home, { recursive: true, force: true })

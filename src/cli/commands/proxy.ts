@@ -6,18 +6,15 @@
  */
 import { createInterface } from 'node:readline'
 import { z } from 'zod'
-import { AccountPool, FilePoolStateStore, POOL_STRATEGIES } from '../../accounts/index.js'
 import { BrokerError, Secret } from '../../lib/index.js'
-import { DEFAULT_ORIGINATOR } from '../../oauth/index.js'
 import { startProxy, type ProxyUpstream } from '../../proxy/index.js'
-import { CodexBackend, OpenAIApi } from '../../upstream/index.js'
-import type { PoolStrategy } from '../../accounts/index.js'
+import { OpenAIApi } from '../../upstream/index.js'
 import { describe, findAccount } from '../account-ref.js'
 import { resolveEnvironment } from '../environment.js'
 import { parseOptions, portOption, untilStopSignal } from '../options.js'
 import { CliOutput } from '../output.js'
+import { codexBackendFor, openAccountPool, strategyOption } from '../pool-upstream.js'
 import { openServices } from '../services.js'
-import { VERSION } from '../version.js'
 
 const proxyOptions = z.object({
   port: portOption,
@@ -25,11 +22,7 @@ const proxyOptions = z.object({
   upstream: z.enum(['chatgpt', 'openai']),
   apiKeyStdin: z.boolean().optional(),
   account: z.string().min(1).optional(),
-  strategy: z
-    .enum(['sticky', 'round-robin', 'least-used', 'pinned'] as const satisfies PoolStrategy[], {
-      error: `must be one of ${POOL_STRATEGIES.join(', ')}`,
-    })
-    .optional(),
+  strategy: strategyOption.optional(),
   httpShutdown: z.boolean().optional(),
   dumpDir: z.string().min(1).optional(),
   host: z.string().min(1).optional(),
@@ -70,10 +63,7 @@ export async function runProxy(flags: Record<string, unknown>): Promise<void> {
         })
       }
       const { store, tokens } = await openServices(env)
-      const backend = new CodexBackend({
-        backendBase: env.backendBase,
-        identity: { originator: DEFAULT_ORIGINATOR, version: VERSION },
-      })
+      const backend = codexBackendFor(env.backendBase)
       closers.push(() => backend.close())
       if (options.account !== undefined) {
         const account = await findAccount(store, options.account)
@@ -86,17 +76,11 @@ export async function runProxy(flags: Record<string, unknown>): Promise<void> {
             hint: 'Sign in first: codex-broker login (or serve an API key: --upstream openai)',
           })
         }
-        const state = new FilePoolStateStore({ home: env.home })
-        const pinned = await state.pinned()
-        // A pinned account (codex-broker accounts use) is what the person asked for; otherwise sticky.
-        const strategy = options.strategy ?? (pinned === null ? 'sticky' : 'pinned')
-        if (strategy === 'pinned' && pinned === null) {
-          await state.close()
-          throw new BrokerError('ERR_INVALID_CONFIG', 'No account is pinned.', {
-            hint: 'Pin one first: codex-broker accounts use ACCOUNT',
-          })
-        }
-        const pool = new AccountPool({ store, state, strategy })
+        const { pool, strategy } = await openAccountPool({
+          home: env.home,
+          store,
+          strategy: options.strategy,
+        })
         closers.push(() => pool.close())
         upstream = { kind: 'pool', pool, tokens, backend }
         const count = signedIn.length
