@@ -6,7 +6,7 @@
 import type { IdTokenClaims } from '../oauth/claims.js'
 import { parseAccessTokenClaims, parseIdTokenClaims } from '../oauth/claims.js'
 import type { TokenSet } from '../oauth/token-response.js'
-import type { StoredAccount } from './credential-store.js'
+import type { CredentialStore, StoredAccount } from './credential-store.js'
 
 /** Options of {@link accountFromSignIn}. */
 export interface AccountFromSignInOptions {
@@ -52,4 +52,25 @@ export function accountFromSignIn(
     addedAt: existing?.addedAt ?? options.now,
     lastUsedAt: existing?.lastUsedAt ?? null,
   }
+}
+
+/**
+ * Stores a sign-in's tokens: the existing account's label and history are kept, the new chain replaces the old.
+ * Shared by every way in (CLI, app-server), so they all store a sign-in alike.
+ * @example
+ * const account = await saveSignIn(store, tokens, { label: 'work', now: Date.now() })
+ */
+export async function saveSignIn(
+  store: CredentialStore,
+  tokens: TokenSet,
+  options: { readonly label?: string | null; readonly now: number },
+): Promise<StoredAccount> {
+  const existing = await store.get(parseIdTokenClaims(tokens.idToken).chatgptAccountId)
+  const account = accountFromSignIn(tokens, {
+    existing,
+    now: options.now,
+    ...(options.label === undefined ? {} : { label: options.label }),
+  })
+  await store.put(account)
+  return account
 }

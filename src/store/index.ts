@@ -12,7 +12,11 @@ export type {
   CredentialStore,
   StoredAccount,
 } from './credential-store.js'
-export { accountFromSignIn, type AccountFromSignInOptions } from './account-from-sign-in.js'
+export {
+  accountFromSignIn,
+  type AccountFromSignInOptions,
+  saveSignIn,
+} from './account-from-sign-in.js'
 export {
   ACCOUNTS_FILE_VERSION,
   decodeAccountsFile,

@@ -1,18 +1,23 @@
 /**
  * SECURITY.md JWT-00…JWT-24 against the verifier (HS256 pinned, iss/aud configured, skew 30 s,
- * fixed clock). Every vector but JWT-00 must be refused; some cases also carry a positive control
- * of their own, to show that the refusal comes from the feature under test.
+ * fixed clock), twice: once called directly, once through a real WebSocket upgrade of an app-server
+ * using that verifier (`Authorization: Bearer <vector>`; 101 = accepted, 401 = refused with its
+ * reason). Every vector but JWT-00 must be refused; some cases also carry a positive control of
+ * their own, to show that the refusal comes from the feature under test.
  */
 import { writeFile, chmod } from 'node:fs/promises'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { SignJWT, exportJWK, exportSPKI, generateKeyPair } from 'jose'
-import { describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import WebSocket from 'ws'
 import {
   type JwtResult,
+  type RunningAppServer,
   createJwtVerifier,
   loadSharedSecretFile,
+  startAppServer,
 } from '../../src/app-server/index.js'
 import { isBrokerError } from '../../src/lib/errors.js'
 import { makeTempDir } from '../lib/temp-dir.js'
@@ -31,15 +36,62 @@ import {
 
 const INVALID = { ok: false, reason: 'invalid websocket jwt' } as const
 
-async function check(jwt: string): Promise<JwtResult> {
-  return verifier().verify(jwt)
-}
+type CheckResult = JwtResult | { ok: true; claims?: undefined } | { ok: false; reason: string }
 
-function expectAccepted(result: JwtResult): void {
+function expectAccepted(result: CheckResult): void {
   expect(result.ok, JSON.stringify(result)).toBe(true)
 }
 
-describe('signed bearer tokens: SECURITY.md JWT-00…JWT-24', () => {
+/** The status and body of an upgrade carrying `Authorization: Bearer <jwt>`. */
+function upgradeWith(server: RunningAppServer, jwt: string): Promise<CheckResult> {
+  const ws = new WebSocket(server.url, { headers: { authorization: `Bearer ${jwt}` } })
+  ws.on('error', () => undefined)
+  return new Promise((resolve) => {
+    ws.once('open', () => {
+      ws.terminate()
+      resolve({ ok: true })
+    })
+    ws.once('unexpected-response', (_request, response) => {
+      let body = ''
+      response.on('data', (chunk: Buffer) => (body += chunk.toString('utf8')))
+      response.on('end', () => {
+        const status = response.statusCode ?? 0
+        // Two refusals come before the verifier, for header syntax (a space or nothing where the
+        // token goes) and for size (Node's 16 KiB header limit, 431): the same refusal, earlier.
+        const early = body === 'invalid authorization header' || status === 431
+        resolve({
+          ok: false,
+          reason: early ? 'invalid websocket jwt' : `${String(status)} ${body}`,
+        })
+      })
+    })
+  })
+}
+
+const MODES = ['verifier', 'upgrade'] as const
+
+describe.each(MODES)('signed bearer tokens via the %s: SECURITY.md JWT-00…JWT-24', (mode) => {
+  let server: RunningAppServer | undefined
+  beforeAll(async () => {
+    if (mode === 'verifier') return
+    server = await startAppServer({
+      methods: new Map(),
+      auth: { kind: 'jwt', verifier: verifier() },
+      // Every vector is a failure from one address: the throttle is tested elsewhere.
+      maxAuthFailures: 1_000_000,
+    })
+  })
+  afterAll(async () => {
+    await server?.close()
+  })
+
+  async function check(jwt: string): Promise<CheckResult> {
+    if (server === undefined) return verifier().verify(jwt)
+    const result = await upgradeWith(server, jwt)
+    // On the wire a 401 carries the reason as its body, prefixed here by the status.
+    return result.ok ? result : { ok: false, reason: result.reason.replace(/^401 /, '') }
+  }
+
   it('JWT-00: a valid token is accepted (positive control, jose SignJWT and hand-assembled)', async () => {
     const signed = await new SignJWT({ sub: 'client-1' })
       .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
@@ -50,11 +102,14 @@ describe('signed bearer tokens: SECURITY.md JWT-00…JWT-24', () => {
       .sign(SECRET)
     const result = await check(signed)
     expectAccepted(result)
-    expect(result.ok && result.claims).toMatchObject({
-      sub: 'client-1',
-      iss: ISSUER,
-      aud: AUDIENCE,
-    })
+    // The claims are the verifier's to give; the wire answers 101 and nothing more.
+    if (mode === 'verifier') {
+      expect(result.ok && result.claims).toMatchObject({
+        sub: 'client-1',
+        iss: ISSUER,
+        aud: AUDIENCE,
+      })
+    }
     expectAccepted(await check(token()))
   })
 
@@ -244,11 +299,14 @@ describe('signed bearer tokens: SECURITY.md JWT-00…JWT-24', () => {
       `${header}.${payload}.${signature.slice(0, 10)}/${signature.slice(11)}`,
       `${header}.${payload}.${signature.slice(0, 10)} ${signature.slice(11)}`,
       `${header}.${payload}.${respelled}`,
-      ` ${good}`,
       `${header}..${signature}`,
       '',
     ]
     for (const vector of vectors) expect(await check(vector), vector).toEqual(INVALID)
+    // A leading space is part of the token for the verifier; on the wire it is the header's
+    // optional whitespace after "Bearer", so there the same text is the valid token.
+    if (mode === 'verifier') expect(await check(` ${good}`)).toEqual(INVALID)
+    else expectAccepted(await check(` ${good}`))
   })
 
   it('JWT-20: a real-shaped OpenAI id_token (RS256, other iss/aud) is refused', async () => {

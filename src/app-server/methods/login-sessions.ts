@@ -21,11 +21,10 @@ import { BrokerError, type Clock, systemClock } from '../../lib/index.js'
 import {
   loginWithBrowser,
   loginWithDeviceCode,
-  parseIdTokenClaims,
   type IssuerConfig,
   type TokenSet,
 } from '../../oauth/index.js'
-import { accountFromSignIn, type CredentialStore, type StoredAccount } from '../../store/index.js'
+import { saveSignIn, type CredentialStore, type StoredAccount } from '../../store/index.js'
 import type { TokenManager } from '../../tokens/index.js'
 import { accountSummary } from './account-view.js'
 import { asServerError, failureMessage, serverError } from './method-failure.js'
@@ -275,12 +274,7 @@ export class LoginSessions {
 
   /** Stores a sign-in, keeping the label and history of an account signed in before. */
   async #persist(tokens: TokenSet): Promise<StoredAccount> {
-    const { store } = this.#options
-    const claims = parseIdTokenClaims(tokens.idToken)
-    const existing = await store.get(claims.chatgptAccountId)
-    const account = accountFromSignIn(tokens, { existing, now: this.#clock.now() })
-    await store.put(account)
-    return account
+    return saveSignIn(this.#options.store, tokens, { now: this.#clock.now() })
   }
 }
 

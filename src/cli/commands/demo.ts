@@ -11,14 +11,13 @@ import { join } from 'node:path'
 import { z } from 'zod'
 import { CODEX_CLIENT_ID, loginWithBrowser } from '../../oauth/index.js'
 import { startSimulator } from '../../sim/index.js'
-import { FileCredentialStore } from '../../store/index.js'
+import { FileCredentialStore, saveSignIn } from '../../store/index.js'
 import { TokenManager } from '../../tokens/index.js'
 import type { CliEnvironment } from '../environment.js'
 import { freeLoopbackPort } from '../free-port.js'
 import { parseOptions, portOption, untilStopSignal } from '../options.js'
 import { startDemoAppServer, type DemoAppServer } from './demo-app-server.js'
 import { startDemoProxy, type DemoProxy } from './demo-proxy.js'
-import { saveSignIn } from './login.js'
 import { statusOf } from './status.js'
 
 const demoOptions = z.object({ port: portOption })
@@ -71,8 +70,8 @@ export async function runDemo(rawOptions: unknown): Promise<void> {
         const callback = authorize.headers.get('location')
         if (callback !== null) await fetch(callback)
       },
-      persist: async (tokens, tokenClaims) => {
-        await saveSignIn(store, tokens, tokenClaims, 'demo')
+      persist: async (tokens, _claims) => {
+        await saveSignIn(store, tokens, { label: 'demo', now: Date.now() })
       },
     })
     say(`   signed in: ${claims.email ?? '?'} (plan ${claims.planType}); credentials in ${home}`)

@@ -16,7 +16,7 @@ import {
   type IdTokenClaims,
   type TokenSet,
 } from '../../oauth/index.js'
-import { accountFromSignIn, type CredentialStore, type StoredAccount } from '../../store/index.js'
+import { saveSignIn, type CredentialStore, type StoredAccount } from '../../store/index.js'
 import { describe } from '../account-ref.js'
 import { resolveEnvironment } from '../environment.js'
 import { parseOptions, portOption } from '../options.js'
@@ -50,8 +50,11 @@ export async function runLogin(flags: Record<string, unknown>): Promise<void> {
     const env = resolveEnvironment(flags)
     const { store, issuer } = await openServices(env)
     const saved: { account?: StoredAccount } = {}
-    const persist = async (tokens: TokenSet, claims: IdTokenClaims): Promise<void> => {
-      saved.account = await saveSignIn(store, tokens, claims, options.label ?? null)
+    const persist = async (tokens: TokenSet, _claims: IdTokenClaims): Promise<void> => {
+      saved.account = await saveSignIn(store, tokens, {
+        label: options.label ?? null,
+        now: Date.now(),
+      })
     }
     const ports = options.callbackPort
     const announceUrl = async (url: string): Promise<void> => {
@@ -147,19 +150,6 @@ export async function runLogin(flags: Record<string, unknown>): Promise<void> {
   } finally {
     process.off('SIGINT', cancel)
   }
-}
-
-/** Stores a sign-in, keeping the label and history of an account signed in before. */
-export async function saveSignIn(
-  store: CredentialStore,
-  tokens: TokenSet,
-  claims: IdTokenClaims,
-  label: string | null,
-): Promise<StoredAccount> {
-  const existing = await store.get(claims.chatgptAccountId)
-  const account = accountFromSignIn(tokens, { label, existing, now: Date.now() })
-  await store.put(account)
-  return account
 }
 
 /** Keeps the API key of `--with-api-key-exchange` as an account of its own, next to the ChatGPT one. */
