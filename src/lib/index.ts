@@ -53,6 +53,7 @@ export {
 } from './safe-dir.js'
 export {
   assertPrivateFile,
+  readPrivateFileIfPresent,
   type AssertPrivateFileOptions,
   DEFAULT_SECRET_FILE_MAX_BYTES,
 } from './safe-read.js'

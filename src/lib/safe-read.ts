@@ -126,6 +126,26 @@ export async function assertPrivateFile(
   path: string,
   options: AssertPrivateFileOptions = {},
 ): Promise<string> {
+  const text = await readPrivateFileIfPresent(path, options)
+  if (text === null) {
+    throw new BrokerError('ERR_NOT_FOUND', `Secret file ${resolve(path)} does not exist.`)
+  }
+  return text
+}
+
+/**
+ * {@link assertPrivateFile} for a file that may not exist yet: null when it is missing, without building an error
+ * (servers read the accounts file on every request, and a fresh home has none).
+ *
+ * @throws {BrokerError} `ERR_UNSAFE_FILE` when a rule fails.
+ *
+ * @example
+ * const text = await readPrivateFileIfPresent(accountsFile, { maxBytes: 1 << 20 }) // null: no accounts yet
+ */
+export async function readPrivateFileIfPresent(
+  path: string,
+  options: AssertPrivateFileOptions = {},
+): Promise<string | null> {
   const fs = options.fs ?? nodeFs
   const maxBytes = options.maxBytes ?? DEFAULT_SECRET_FILE_MAX_BYTES
   const windows = (options.platform ?? process.platform) === 'win32'
@@ -136,11 +156,7 @@ export async function assertPrivateFile(
   try {
     stat = await fs.lstat(target)
   } catch (error) {
-    if (hasErrnoCode(error, 'ENOENT')) {
-      throw new BrokerError('ERR_NOT_FOUND', `Secret file ${target} does not exist.`, {
-        cause: error,
-      })
-    }
+    if (hasErrnoCode(error, 'ENOENT')) return null
     throw error
   }
   checkKind(target, stat)

@@ -21,9 +21,8 @@ import { watch, type FSWatcher } from 'node:fs'
 import { join, resolve } from 'node:path'
 import {
   type Clock,
-  assertPrivateFile,
+  readPrivateFileIfPresent,
   ensurePrivateDir,
-  isBrokerError,
   sha256Hex,
   systemClock,
   writeSecretFile,
@@ -226,13 +225,8 @@ export class FileCredentialStore implements CredentialStore {
   }
 
   async #read(): Promise<Snapshot> {
-    let text: string
-    try {
-      text = await assertPrivateFile(this.path, { maxBytes: MAX_ACCOUNTS_FILE_BYTES })
-    } catch (error) {
-      if (isBrokerError(error, 'ERR_NOT_FOUND')) return { text: null, accounts: [] }
-      throw error
-    }
+    const text = await readPrivateFileIfPresent(this.path, { maxBytes: MAX_ACCOUNTS_FILE_BYTES })
+    if (text === null) return { text: null, accounts: [] }
     const accounts = decodeAccountsFile(text, { path: this.path, encryption: this.#encryption })
     return { text, accounts }
   }

@@ -210,8 +210,14 @@ describe('codex-broker proxy', () => {
     const answer = await responsesRequest(url, token, 'dumped')
     expect(answer.statusCode).toBe(200)
     await answer.body.text()
-    await expect.poll(async () => (await readdir(dumps)).length, { timeout: 5_000 }).toBe(2)
-    for (const name of await readdir(dumps)) {
+    // Dumps are written atomically: wait until both have been renamed into place and no temp file is left.
+    const finished = async (): Promise<string[]> => (await readdir(dumps)).sort()
+    await expect
+      .poll(async () => (await finished()).map((name) => name.replace(/^.*-/, '')), {
+        timeout: 5_000,
+      })
+      .toEqual(['request.json', 'response.json'])
+    for (const name of await finished()) {
       expect((await stat(join(dumps, name))).mode & 0o777).toBe(0o600)
       const text = await readFile(join(dumps, name), 'utf8')
       expect(text).not.toContain(token)
