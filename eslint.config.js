@@ -26,6 +26,42 @@ export default tseslint.config(
     },
   },
   {
+    // The browser component and its tests are outside tsconfig.json (which has Node types): they are linted with
+    // tsconfig.react-test.json, and the component itself may import only `react` and its own folder and use no
+    // Node global.
+    files: ['src/react/**/*.{ts,tsx}', 'test/react/**/*.{ts,tsx}'],
+    languageOptions: {
+      parserOptions: {
+        projectService: false,
+        project: './tsconfig.react-test.json',
+        tsconfigRootDir: import.meta.dirname,
+      },
+    },
+  },
+  {
+    files: ['src/react/**/*.{ts,tsx}'],
+    languageOptions: { globals: { ...globals.browser } },
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '^(?!react(/|$)|\\./)',
+              message: 'src/react imports only react and ./ files.',
+            },
+          ],
+        },
+      ],
+      'no-restricted-globals': ['error', 'process', 'Buffer', 'require', 'global'],
+      'no-restricted-properties': [
+        'error',
+        { property: 'innerHTML', message: 'Render text, never HTML.' },
+        { property: 'outerHTML', message: 'Render text, never HTML.' },
+      ],
+    },
+  },
+  {
     files: ['**/*.js', '**/*.mjs'],
     ...tseslint.configs.disableTypeChecked,
   },

@@ -29,7 +29,12 @@ try {
     join(app, 'package.json'),
     JSON.stringify({ name: 'pack-check', private: true, type: 'module' }),
   )
-  run('npm', ['install', '--no-audit', '--no-fund', '--ignore-scripts', tarball], app)
+  // Peer dependencies (react, for `codex-broker/react`) are what the application brings: install them from this
+  // checkout's node_modules (a local folder, so no registry), next to the tarball, so every subpath can be imported.
+  const peers = Object.keys(pkg.peerDependencies ?? {}).map((name) =>
+    join(root, 'node_modules', name),
+  )
+  run('npm', ['install', '--no-audit', '--no-fund', '--ignore-scripts', tarball, ...peers], app)
 
   const subpaths = Object.keys(pkg.exports).filter((key) => key !== './package.json')
   const specifiers = subpaths.map((key) => (key === '.' ? pkg.name : `${pkg.name}/${key.slice(2)}`))

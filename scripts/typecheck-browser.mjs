@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Type-checks src/react with the browser tsconfig (`types: []`, DOM lib, no Node globals), so the component can
-// never lean on a Node API. Until src/react has code there is nothing to check, and this says so.
+// never lean on a Node API, then src/react together with its tests (test/react, which tsconfig.json excludes) with
+// tsconfig.react-test.json. Until src/react has code there is nothing to check, and this says so.
 import { execFileSync } from 'node:child_process'
 import { existsSync, readdirSync } from 'node:fs'
 import { join, resolve } from 'node:path'
@@ -13,12 +14,10 @@ const sources = existsSync(dir)
 if (sources.length === 0) {
   console.log('typecheck (browser): src/react has no sources yet; nothing to check')
 } else {
-  execFileSync(
-    join(root, 'node_modules', '.bin', 'tsc'),
-    ['--noEmit', '-p', 'tsconfig.react.json'],
-    {
+  for (const project of ['tsconfig.react.json', 'tsconfig.react-test.json']) {
+    execFileSync(join(root, 'node_modules', '.bin', 'tsc'), ['--noEmit', '-p', project], {
       cwd: root,
       stdio: 'inherit',
-    },
-  )
+    })
+  }
 }

@@ -77,3 +77,4 @@ export {
   type StartAppServerOptions,
   type WsAuthMode,
 } from './app-server/index.js'
+export * from './web/index.js'

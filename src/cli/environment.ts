@@ -8,11 +8,7 @@ import { join, resolve } from 'node:path'
 import { z } from 'zod'
 import { BrokerError } from '../lib/index.js'
 import { assertSafeEndpoint, CODEX_CLIENT_ID, DEFAULT_ISSUER } from '../oauth/index.js'
-
-/** The upstream ChatGPT backend. */
-export const DEFAULT_BACKEND_URL = 'https://chatgpt.com/backend-api'
-/** The OpenAI API. */
-export const DEFAULT_API_URL = 'https://api.openai.com/v1'
+import { DEFAULT_API_URL, DEFAULT_BACKEND_URL } from '../upstream/index.js'
 
 /** Where everything lives and what it talks to. */
 export interface CliEnvironment {

@@ -24,7 +24,7 @@ export {
   encodeAccountsFile,
   type AccountsFileCodecOptions,
 } from './account-codec.js'
-export { ENCRYPTION_KEY_BYTES, EncryptionKey } from './encryption.js'
+export { decryptJson, ENCRYPTION_KEY_BYTES, EncryptionKey, encryptJson } from './encryption.js'
 export {
   acquireFileLock,
   DEFAULT_LOCK_STALE_MS,

@@ -2,6 +2,7 @@
  * Clients of the upstream services: the ChatGPT Codex backend and the OpenAI API. Re-exports only.
  */
 export { codexHeaders, userAgent, type ClientIdentity } from './codex-headers.js'
+export { DEFAULT_API_URL, DEFAULT_BACKEND_URL } from './default-endpoints.js'
 export {
   classifyUpstreamFailure,
   isCloudflareChallenge,
