@@ -26,10 +26,10 @@ export default tseslint.config(
     },
   },
   {
-    // The browser component and its tests are outside tsconfig.json (which has Node types): they are linted with
+    // The browser component, the demo page and the component's tests are outside tsconfig.json (which has Node types): they are linted with
     // tsconfig.react-test.json, and the component itself may import only `react` and its own folder and use no
     // Node global.
-    files: ['src/react/**/*.{ts,tsx}', 'test/react/**/*.{ts,tsx}'],
+    files: ['src/react/**/*.{ts,tsx}', 'src/web-page/**/*.{ts,tsx}', 'test/react/**/*.{ts,tsx}'],
     languageOptions: {
       parserOptions: {
         projectService: false,

@@ -180,6 +180,21 @@ program
   })
 
 program
+  .command('web')
+  .description('serve the web handler at /api/codex and the React demo page at / (loopback only)')
+  .option('--port <n>', 'port to listen on (0 picks a free one)', '0')
+  .option('--host <address>', 'loopback address to bind (default 127.0.0.1)')
+  .option(
+    '--insecure-localhost-cookie',
+    'development only: a session cookie without Secure and without the __Host- prefix',
+  )
+  .option('--json', 'print one JSON line {"event":"listening","url"} once it listens')
+  .action(async (_options: unknown, command: Command) => {
+    const { runWeb } = await import('./commands/web.js')
+    await runWeb(flagsOf(command))
+  })
+
+program
   .command('sim')
   .description('run the local simulator of auth.openai.com, the ChatGPT backend and the OpenAI API')
   .option('--port <n>', 'port to listen on (0 picks a free one)', '0')

@@ -7,6 +7,7 @@
  * @see https://fetch.spec.whatwg.org/#http-cors-protocol
  */
 import { STATIC_HEADER_NAME } from './cross-origin-guard.js'
+import type { WebAnswer, WebRequest } from './web-answer.js'
 
 const PREFLIGHT_MAX_AGE_SECONDS = 600
 const ALLOWED_METHODS = new Set(['GET', 'POST'])
@@ -15,10 +16,10 @@ const ALLOWED_HEADERS = new Set(['content-type', STATIC_HEADER_NAME])
 /**
  * The CORS headers of an answer to `request` (always `Vary`).
  * @example
- * for (const [name, value] of Object.entries(corsHeaders(request, allowed))) response.headers.set(name, value)
+ * Object.assign(answer.headers, corsHeaders(request, allowed))
  */
 export function corsHeaders(
-  request: Request,
+  request: WebRequest,
   allowedOrigins: ReadonlySet<string>,
 ): Record<string, string> {
   const origin = request.headers.get('origin')
@@ -34,9 +35,12 @@ export function corsHeaders(
  * The answer to an `OPTIONS` preflight: 204 with the grant for an allowlisted origin and an allowed request,
  * else 403 without any `Access-Control-Allow-*` header.
  * @example
- * if (request.method === 'OPTIONS') return preflightResponse(request, allowed)
+ * if (request.method === 'OPTIONS') return preflightAnswer(request, allowed)
  */
-export function preflightResponse(request: Request, allowedOrigins: ReadonlySet<string>): Response {
+export function preflightAnswer(
+  request: WebRequest,
+  allowedOrigins: ReadonlySet<string>,
+): WebAnswer {
   const origin = request.headers.get('origin')
   const method = request.headers.get('access-control-request-method')
   const asked = (request.headers.get('access-control-request-headers') ?? '')
@@ -50,13 +54,15 @@ export function preflightResponse(request: Request, allowedOrigins: ReadonlySet<
     ALLOWED_METHODS.has(method) &&
     asked.every((name) => ALLOWED_HEADERS.has(name))
   if (!granted) {
-    return new Response(null, {
+    return {
       status: 403,
       headers: { vary: 'Origin, Sec-Fetch-Site', 'cache-control': 'no-store' },
-    })
+      body: null,
+    }
   }
-  return new Response(null, {
+  return {
     status: 204,
+    body: null,
     headers: {
       vary: 'Origin, Sec-Fetch-Site',
       'access-control-allow-origin': origin,
@@ -65,5 +71,5 @@ export function preflightResponse(request: Request, allowedOrigins: ReadonlySet<
       'access-control-allow-headers': `Content-Type, ${STATIC_HEADER_NAME}`,
       'access-control-max-age': String(PREFLIGHT_MAX_AGE_SECONDS),
     },
-  })
+  }
 }

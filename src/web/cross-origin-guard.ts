@@ -15,6 +15,8 @@ export const STATIC_HEADER_NAME = 'x-codex-broker'
 /** Its only accepted value. */
 export const STATIC_HEADER_VALUE = '1'
 
+import type { WebRequest } from './web-answer.js'
+
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS'])
 
 /**
@@ -23,7 +25,7 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS'])
  * const refusal = crossOriginRefusal(request, 'http://127.0.0.1:3000', new Set())
  */
 export function crossOriginRefusal(
-  request: Request,
+  request: WebRequest,
   servingOrigin: string,
   allowedOrigins: ReadonlySet<string>,
 ): string | null {

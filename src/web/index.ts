@@ -3,6 +3,7 @@
  * against. Adapters live in their own entry points (`codex-broker/node`, `/express`, `/hono`). Re-exports only.
  */
 export { type CodexHandler, createCodexHandler, INSECURE_COOKIE_WARNING } from './codex-handler.js'
+export type { WebAnswer, WebRequest } from './web-answer.js'
 export type { CodexHandlerOptions, WebUpstreamOptions } from './handler-options.js'
 export { type SessionStore } from './session-store.js'
 export { MemorySessionStore, type MemorySessionStoreOptions } from './memory-session-store.js'

@@ -1,23 +1,10 @@
 /**
- * Reading and writing the routes' JSON: a request body must be `Content-Type: application/json` (a form or a
+ * Reading the routes' JSON bodies: a request body must be `Content-Type: application/json` (a form or a
  * `text/plain` POST — what a cross-site page can send without a preflight — is refused with 415), at most the
- * configured size (413, counted while reading, whatever `Content-Length` claims), and valid JSON (400). Every
- * answer is `Cache-Control: no-store`.
+ * configured size (413, counted while reading, whatever `Content-Length` claims), and valid JSON (400).
  */
+import type { WebRequest } from './web-answer.js'
 import { WebRefusal } from './web-error.js'
-
-/**
- * A JSON answer that no cache keeps.
- * @example
- * return jsonResponse({ loggedIn: false }, 200, { 'set-cookie': cookie })
- */
-export function jsonResponse(
-  body: unknown,
-  status = 200,
-  headers: Readonly<Record<string, string>> = {},
-): Response {
-  return Response.json(body, { status, headers: { 'cache-control': 'no-store', ...headers } })
-}
 
 /**
  * The request's JSON body; `{}` for an empty body.
@@ -25,7 +12,7 @@ export function jsonResponse(
  * @example
  * const body = await readJsonBody(request, settings.maxBodyBytes)
  */
-export async function readJsonBody(request: Request, maxBytes: number): Promise<unknown> {
+export async function readJsonBody(request: WebRequest, maxBytes: number): Promise<unknown> {
   const type = (request.headers.get('content-type') ?? '').split(';')[0]?.trim().toLowerCase()
   if (type !== 'application/json') {
     throw new WebRefusal(
@@ -38,8 +25,12 @@ export async function readJsonBody(request: Request, maxBytes: number): Promise<
   if (declared > maxBytes) throw tooLarge(maxBytes)
   const chunks: Uint8Array[] = []
   let size = 0
-  if (request.body !== null) {
-    const reader = (request.body as ReadableStream<Uint8Array>).getReader()
+  if (request.bufferedBody !== undefined) {
+    if (request.bufferedBody.byteLength > maxBytes) throw tooLarge(maxBytes)
+    chunks.push(request.bufferedBody)
+    size = request.bufferedBody.byteLength
+  } else if (request.body !== null) {
+    const reader = request.body.getReader()
     for (;;) {
       const { done, value } = await reader.read()
       if (done) break

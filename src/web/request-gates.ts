@@ -6,11 +6,12 @@
  * `Cross-Origin-Resource-Policy: same-origin` (a `<script>` or `<img>` on another site cannot read it) and a CSP
  * that forbids framing (BR-34).
  */
-import { corsHeaders, preflightResponse } from './cors-policy.js'
+import { corsHeaders, preflightAnswer } from './cors-policy.js'
 import { crossOriginRefusal } from './cross-origin-guard.js'
 import type { HandlerSettings } from './handler-options.js'
 import { servingOrigin } from './request-origin.js'
-import { errorResponse } from './web-error.js'
+import type { WebAnswer, WebRequest } from './web-answer.js'
+import { errorAnswer } from './web-error.js'
 
 const HARDENING_HEADERS: Readonly<Record<string, string>> = {
   'cache-control': 'no-store',
@@ -21,33 +22,30 @@ const HARDENING_HEADERS: Readonly<Record<string, string>> = {
 }
 
 /**
- * The refusal of a request that must not reach a route, or null.
+ * The refusal of a request that must not reach a route (or the answer to a preflight), or null.
  * @example
  * const refused = refuseRequest(request, settings)
- * if (refused !== null) return finishResponse(request, refused, settings)
+ * if (refused !== null) return finishAnswer(request, refused, settings)
  */
-export function refuseRequest(request: Request, settings: HandlerSettings): Response | null {
+export function refuseRequest(request: WebRequest, settings: HandlerSettings): WebAnswer | null {
   const serving = servingOrigin(request, settings)
-  if (!serving.ok) return errorResponse(403, 'host_not_allowed', serving.message)
-  if (request.method === 'OPTIONS') return preflightResponse(request, settings.allowedOrigins)
+  if (!serving.ok) return errorAnswer(403, 'host_not_allowed', serving.message)
+  if (request.method === 'OPTIONS') return preflightAnswer(request, settings.allowedOrigins)
   const refusal = crossOriginRefusal(request, serving.origin, settings.allowedOrigins)
-  return refusal === null ? null : errorResponse(403, 'forbidden', refusal)
+  return refusal === null ? null : errorAnswer(403, 'forbidden', refusal)
 }
 
 /**
  * Adds the CORS and hardening headers to an answer (a preflight keeps its own).
  * @example
- * return finishResponse(request, await route(request, context), settings)
+ * return finishAnswer(request, await route(request, context), settings)
  */
-export function finishResponse(
-  request: Request,
-  response: Response,
+export function finishAnswer(
+  request: WebRequest,
+  answer: WebAnswer,
   settings: HandlerSettings,
-): Response {
-  if (request.method === 'OPTIONS') return response
-  for (const [name, value] of Object.entries(HARDENING_HEADERS)) response.headers.set(name, value)
-  for (const [name, value] of Object.entries(corsHeaders(request, settings.allowedOrigins))) {
-    response.headers.set(name, value)
-  }
-  return response
+): WebAnswer {
+  if (request.method === 'OPTIONS') return answer
+  Object.assign(answer.headers, HARDENING_HEADERS, corsHeaders(request, settings.allowedOrigins))
+  return answer
 }

@@ -4,6 +4,7 @@
  * name (`Host: rebind.test:port`) is refused before any route runs. `X-Forwarded-Proto`/`-Host` count only with
  * `trustProxy` (a reverse proxy the app runs behind); otherwise anybody could claim any origin with them.
  */
+import type { WebRequest } from './web-answer.js'
 
 /** How the serving origin is found. */
 export interface OriginPolicy {
@@ -61,15 +62,17 @@ function firstValue(header: string | null): string | null {
  * const serving = servingOrigin(request, { publicOrigins: null, trustProxy: false })
  * if (!serving.ok) return forbidden(serving.message)
  */
-export function servingOrigin(request: Request, policy: OriginPolicy): ServingOrigin {
+export function servingOrigin(request: WebRequest, policy: OriginPolicy): ServingOrigin {
   const url = new URL(request.url)
   let origin: string | null = url.origin
+  let hostname = url.hostname
   if (policy.trustProxy) {
     const proto = firstValue(request.headers.get('x-forwarded-proto'))?.toLowerCase()
     const host = firstValue(request.headers.get('x-forwarded-host'))
     if (proto !== undefined || host !== null) {
       const scheme = proto ?? url.protocol.slice(0, -1)
       origin = canonicalOrigin(`${scheme}://${host ?? url.host}`)
+      if (origin !== null) hostname = new URL(origin).hostname
     }
   }
   if (origin === null) return { ok: false, message: 'The forwarded origin is not valid.' }
@@ -78,7 +81,7 @@ export function servingOrigin(request: Request, policy: OriginPolicy): ServingOr
       ? { ok: true, origin }
       : { ok: false, message: 'This host is not one the app is served from.' }
   }
-  return isLoopbackHostname(new URL(origin).hostname)
+  return isLoopbackHostname(hostname)
     ? { ok: true, origin }
     : {
         ok: false,

@@ -4,8 +4,9 @@
  */
 import type { HandlerSettings } from './handler-options.js'
 import type { SessionGate } from './session-gate.js'
+import type { WebAnswer, WebRequest } from './web-answer.js'
 
-/** An answer that several waiting callers can each turn into their own `Response`. */
+/** An answer that several waiting callers can each turn into their own `WebAnswer`. */
 export interface SharedAnswer {
   readonly body: unknown
   readonly headers: Readonly<Record<string, string>>
@@ -20,4 +21,4 @@ export interface RouteContext {
 }
 
 /** A route: a request in, an answer out (errors thrown become answers in one place). */
-export type Route = (request: Request, context: RouteContext) => Promise<Response>
+export type Route = (request: WebRequest, context: RouteContext) => Promise<WebAnswer>

@@ -15,6 +15,7 @@ import {
   sessionCookieName,
   sessionSetCookie,
 } from './session-cookie.js'
+import type { WebRequest } from './web-answer.js'
 import type { WebSession } from './web-session.js'
 
 /** What a request's cookie names. */
@@ -46,7 +47,7 @@ export class SessionGate {
   }
 
   /** The session the request's cookie names. */
-  async load(request: Request): Promise<LoadedSession> {
+  async load(request: WebRequest): Promise<LoadedSession> {
     const { signer, sessions, clock, idleTimeoutMs, absoluteTimeoutMs } = this.#settings
     const value = cookieValue(
       request.headers.get('cookie'),

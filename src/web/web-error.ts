@@ -5,6 +5,7 @@
  * error.
  */
 import { httpStatusFor, isBrokerError, toPublicError } from '../lib/index.js'
+import { jsonAnswer, type WebAnswer } from './web-answer.js'
 
 /** A refusal the handler answers with. */
 export class WebRefusal extends Error {
@@ -23,18 +24,15 @@ export class WebRefusal extends Error {
 /**
  * A JSON error answer.
  * @example
- * return errorResponse(403, 'forbidden', 'Cross-origin requests are refused.')
+ * return errorAnswer(403, 'forbidden', 'Cross-origin requests are refused.')
  */
-export function errorResponse(
+export function errorAnswer(
   status: number,
   code: string,
   message: string,
   headers: Readonly<Record<string, string>> = {},
-): Response {
-  return Response.json(
-    { error: { code, message } },
-    { status, headers: { 'cache-control': 'no-store', ...headers } },
-  )
+): WebAnswer {
+  return jsonAnswer({ error: { code, message } }, status, headers)
 }
 
 /**
@@ -49,14 +47,14 @@ export function publicCode(code: string): string {
 /**
  * The answer to anything thrown by a route.
  * @example
- * try { return await route(request) } catch (error) { return responseForError(error) }
+ * try { return await route(request) } catch (error) { return answerForError(error) }
  */
-export function responseForError(error: unknown): Response {
+export function answerForError(error: unknown): WebAnswer {
   if (error instanceof WebRefusal) {
-    return errorResponse(error.status, error.code, error.message, error.headers)
+    return errorAnswer(error.status, error.code, error.message, error.headers)
   }
   const body = toPublicError(error)
   const status = isBrokerError(error) ? httpStatusFor(body.code) : 500
   const message = body.hint === undefined ? body.message : `${body.message} ${body.hint}`
-  return errorResponse(status, publicCode(body.code), message)
+  return errorAnswer(status, publicCode(body.code), message)
 }

@@ -3,7 +3,8 @@
  * can try it with no OpenAI account and no network. It starts the simulator, signs a demo account in through the
  * real browser flow (the simulator auto-approves and the demo plays the browser), stores it in a throw-away home,
  * shows its status, starts the proxy in front of it and calls it once, starts the app-server with a capability
- * token and talks JSON-RPC to it, and prints how to try the rest. Each surface adds itself here as it lands.
+ * token and talks JSON-RPC to it, starts the web handler with its React page (checked once through its routes)
+ * for a person to open, and prints how to try the rest.
  */
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -18,6 +19,8 @@ import { freeLoopbackPort } from '../free-port.js'
 import { parseOptions, portOption, untilStopSignal } from '../options.js'
 import { startDemoAppServer, type DemoAppServer } from './demo-app-server.js'
 import { startDemoProxy, type DemoProxy } from './demo-proxy.js'
+import { startDemoWeb } from './demo-web.js'
+import type { RunningWebServer } from '../web-server.js'
 import { statusOf } from './status.js'
 
 const demoOptions = z.object({ port: portOption })
@@ -38,11 +41,13 @@ export async function runDemo(rawOptions: unknown): Promise<void> {
     port: options.port,
     accounts: DEMO_ACCOUNTS,
     callbackPorts,
-    config: { autoApprove: DEMO_ACCOUNTS[0].email },
+    // Device codes are polled every second, so the web page notices an approval at once.
+    config: { autoApprove: DEMO_ACCOUNTS[0].email, devicePollIntervalSeconds: 1 },
   })
   const home = await mkdtemp(join(tmpdir(), 'codex-broker-demo-'))
   let demoProxy: DemoProxy | null = null
   let demoAppServer: DemoAppServer | null = null
+  let demoWeb: RunningWebServer | null = null
   try {
     const say = (line = ''): void => {
       process.stdout.write(`${line}\n`)
@@ -113,6 +118,7 @@ export async function runDemo(rawOptions: unknown): Promise<void> {
       accountId: claims.chatgptAccountId,
       say,
     })
+    demoWeb = await startDemoWeb({ sim, email: DEMO_ACCOUNTS[1].email, say })
     say()
     say('Try the command line against this simulator:')
     say(
@@ -129,6 +135,7 @@ export async function runDemo(rawOptions: unknown): Promise<void> {
     say('Press Ctrl-C to stop.')
     await untilStopSignal()
   } finally {
+    await demoWeb?.close()
     await demoAppServer?.close()
     await demoProxy?.close()
     await sim.close()

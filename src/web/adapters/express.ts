@@ -5,9 +5,9 @@
  * imported from Express itself; it works with Express 4 and 5.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { createCodexHandler, type CodexHandler } from '../codex-handler.js'
+import { openCodexDispatch } from '../codex-handler.js'
 import type { CodexHandlerOptions } from '../handler-options.js'
-import { toNodeListener } from './node.js'
+import { nodeListenerOf } from './node.js'
 
 /** The parts of an Express request the adapter reads. */
 type ExpressRequest = IncomingMessage & { body?: unknown }
@@ -17,7 +17,7 @@ export type CodexRouter = ((
   req: IncomingMessage,
   res: ServerResponse,
   next: (error?: unknown) => void,
-) => void) & { readonly handler: CodexHandler; readonly close: () => Promise<void> }
+) => void) & { readonly close: () => Promise<void> }
 
 /**
  * Creates the middleware (its routes are relative to the mount path; `basePath` is ignored).
@@ -28,12 +28,12 @@ export type CodexRouter = ((
  * app.use('/api/codex', createCodexRouter({ cookieSecret: process.env.COOKIE_SECRET ?? '' }))
  */
 export function createCodexRouter(options: CodexHandlerOptions): CodexRouter {
-  const handler = createCodexHandler({ ...options, basePath: '' })
-  const listener = toNodeListener(handler, (req: ExpressRequest) =>
-    req.readableEnded && req.body !== undefined ? JSON.stringify(req.body) : undefined,
+  const { dispatch, close } = openCodexDispatch({ ...options, basePath: '' })
+  const listener = nodeListenerOf(dispatch, (req: ExpressRequest) =>
+    req.readableEnded && req.body !== undefined ? Buffer.from(JSON.stringify(req.body)) : undefined,
   )
   const middleware = (req: IncomingMessage, res: ServerResponse): void => {
     listener(req, res)
   }
-  return Object.assign(middleware, { handler, close: handler.close })
+  return Object.assign(middleware, { close })
 }

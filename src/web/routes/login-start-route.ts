@@ -7,7 +7,8 @@
 import { DEVICE_AUTH_NOT_ENABLED_ADVICE } from '../../oauth/index.js'
 import { isBrokerError } from '../../lib/index.js'
 import { startDeviceSignIn } from '../device-sign-in.js'
-import { jsonResponse, readJsonBody } from '../json-body.js'
+import { readJsonBody } from '../json-body.js'
+import { jsonAnswer } from '../web-answer.js'
 import type { Route } from '../route-context.js'
 import { requireLiveSession, tooManyRequests } from './route-guards.js'
 import { WebRefusal } from '../web-error.js'
@@ -32,14 +33,14 @@ export const loginStartRoute: Route = async (request, { settings, gate }) => {
     const login = await startDeviceSignIn(settings.issuer, settings.clock.now())
     await gate.save(key, { ...session, login, loginFailure: null })
     settings.logger.info({ event: 'web.login.started' }, 'device sign-in started')
-    return jsonResponse({
+    return jsonAnswer({
       loginUrl: login.verificationUrl,
       userCode: login.userCode,
       expiresAt: login.expiresAt,
     })
   } catch (error) {
     if (!isBrokerError(error, 'ERR_DEVICE_AUTH_NOT_ENABLED')) throw error
-    return jsonResponse({
+    return jsonAnswer({
       errorCode: 'DEVICE_AUTH_NOT_ENABLED',
       message: `Device code sign-in is not enabled for this account. ${DEVICE_AUTH_NOT_ENABLED_ADVICE}`,
     })

@@ -7,7 +7,8 @@
  */
 import { z } from 'zod'
 import { revokeRefreshToken } from '../../oauth/index.js'
-import { jsonResponse, readJsonBody } from '../json-body.js'
+import { readJsonBody } from '../json-body.js'
+import { jsonAnswer } from '../web-answer.js'
 import type { Route } from '../route-context.js'
 import { WebRefusal } from '../web-error.js'
 
@@ -28,7 +29,7 @@ export const logoutRoute: Route = async (request, { settings, gate }) => {
     'clear-site-data': settings.clearSiteData,
   }
   const loaded = await gate.load(request)
-  if (loaded.kind !== 'live') return jsonResponse({ loggedIn: false }, 200, headers)
+  if (loaded.kind !== 'live') return jsonAnswer({ loggedIn: false }, 200, headers)
   const { key, session } = loaded
   const credentialId = session.account?.credentialId
   if (credentialId === undefined) {
@@ -50,5 +51,5 @@ export const logoutRoute: Route = async (request, { settings, gate }) => {
     { event: 'web.logout', everywhere: parsed.data.everywhere === true },
     'signed out',
   )
-  return jsonResponse({ loggedIn: false }, 200, headers)
+  return jsonAnswer({ loggedIn: false }, 200, headers)
 }

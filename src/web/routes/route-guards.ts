@@ -3,6 +3,7 @@
  * `POST /session` starts clean), a session that is not signed in (401), and a rate limit (429 with `Retry-After`).
  */
 import type { SessionGate } from '../session-gate.js'
+import type { WebRequest } from '../web-answer.js'
 import type { WebSession } from '../web-session.js'
 import { WebRefusal } from '../web-error.js'
 
@@ -13,7 +14,7 @@ import { WebRefusal } from '../web-error.js'
  * const { key, session } = await requireLiveSession(request, gate)
  */
 export async function requireLiveSession(
-  request: Request,
+  request: WebRequest,
   gate: SessionGate,
 ): Promise<{ readonly key: string; readonly session: WebSession }> {
   const loaded = await gate.load(request)

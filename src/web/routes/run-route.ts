@@ -11,6 +11,7 @@ import { isBrokerError } from '../../lib/index.js'
 import { readJsonBody } from '../json-body.js'
 import { runEventStream } from '../ndjson-run-stream.js'
 import type { Route, RouteContext } from '../route-context.js'
+import type { WebAnswer, WebRequest } from '../web-answer.js'
 import { WebRefusal } from '../web-error.js'
 import { requireLiveSession, tooManyRequests } from './route-guards.js'
 
@@ -69,7 +70,7 @@ export const runRoute: Route = async (request, context) => {
 }
 
 async function startRun(
-  request: Request,
+  request: WebRequest,
   { settings, gate }: RouteContext,
   run: {
     readonly key: string
@@ -77,19 +78,22 @@ async function startRun(
     readonly input: { prompt: string; model: string; instructions: string }
     readonly release: () => Promise<void>
   },
-): Promise<Response> {
+): Promise<WebAnswer> {
   const controller = new AbortController()
   const timeout = setTimeout(() => {
     controller.abort(new Error('The run took longer than the configured maximum.'))
   }, settings.maxRunMs)
   timeout.unref()
+  // A Fetch request's signal says the client left before the answer started; afterwards the answer's body is
+  // cancelled, which aborts too (the node adapter relies on that alone).
+  const { signal } = request
   const onGone = (): void => {
-    controller.abort(request.signal.reason)
+    controller.abort(signal?.reason)
   }
-  request.signal.addEventListener('abort', onGone, { once: true })
+  signal?.addEventListener('abort', onGone, { once: true })
   const finish = (): void => {
     clearTimeout(timeout)
-    request.signal.removeEventListener('abort', onGone)
+    signal?.removeEventListener('abort', onGone)
     run.release().catch((error: unknown) => {
       settings.logger.warn({ event: 'web.run.release_failed', err: error }, 'run slot not released')
     })
@@ -113,14 +117,15 @@ async function startRun(
     },
     finish,
   )
-  return new Response(body, {
+  return {
     status: 200,
     headers: {
       'content-type': 'application/x-ndjson; charset=utf-8',
       'cache-control': 'no-store',
       'x-accel-buffering': 'no',
     },
-  })
+    body,
+  }
 }
 
 async function signOutLost(

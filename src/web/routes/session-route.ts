@@ -6,7 +6,7 @@
  */
 import type { WebSession } from '../web-session.js'
 import { anonymousSession } from '../web-session.js'
-import { jsonResponse } from '../json-body.js'
+import { jsonAnswer } from '../web-answer.js'
 import type { Route } from '../route-context.js'
 
 /**
@@ -28,13 +28,13 @@ export const sessionRoute: Route = async (request, { settings, gate }) => {
   const loaded = await gate.load(request)
   if (loaded.kind === 'live') {
     const { session } = loaded
-    return jsonResponse({
+    return jsonAnswer({
       loggedIn: apiKeyMode || session.account !== null,
       account: publicAccount(session),
     })
   }
   const created = await gate.create(anonymousSession(settings.clock.now()))
-  return jsonResponse({ loggedIn: apiKeyMode, account: null }, 200, {
+  return jsonAnswer({ loggedIn: apiKeyMode, account: null }, 200, {
     'set-cookie': created.setCookie,
   })
 }

@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto'
 import { accountFromSignIn } from '../../store/index.js'
 import { pollDeviceSignIn } from '../device-sign-in.js'
-import { jsonResponse } from '../json-body.js'
+import { jsonAnswer } from '../web-answer.js'
 import type { Route, RouteContext, SharedAnswer } from '../route-context.js'
 import type { WebSession } from '../web-session.js'
 import { publicAccount } from './session-route.js'
@@ -17,7 +17,7 @@ import { requireLiveSession } from './route-guards.js'
 /** The route. */
 export const statusRoute: Route = async (request, context) => {
   const { gate } = context
-  if ((await gate.load(request)).kind === 'none') return jsonResponse({ state: 'logged_out' })
+  if ((await gate.load(request)).kind === 'none') return jsonAnswer({ state: 'logged_out' })
   const { key, session } = await requireLiveSession(request, gate)
   let flight = context.polls.get(key)
   if (flight === undefined) {
@@ -25,7 +25,7 @@ export const statusRoute: Route = async (request, context) => {
     context.polls.set(key, flight)
   }
   const answer = await flight
-  return jsonResponse(answer.body, 200, answer.headers)
+  return jsonAnswer(answer.body, 200, answer.headers)
 }
 
 async function statusOf(
