@@ -103,7 +103,8 @@ export function CodexAuthView({ auth, model }: CodexAuthViewProps): ReactNode {
             </p>
           )}
           <p className="codex-auth-status" data-testid="codex-auth-waiting" role="status">
-            Waiting for you to finish signing in…
+            Waiting for you to finish signing in… Once you have approved the code, close the sign-in
+            window.
           </p>
         </>
       )}

@@ -2,8 +2,10 @@
  * The sign-in window. It is opened synchronously inside the user's click (popup blockers allow a window only
  * there), shows the static holding screen, and is cut off from this tab at once (`opener = null`), so the sign-in
  * site can never navigate or script the page that opened it. It is sent to the sign-in address only after that
- * address passed `validateLoginUrl`, and closed when the sign-in ends. Every step tolerates a window that is
- * already closed or, when the name was reused, on another origin.
+ * address passed `validateLoginUrl`. The price of the severed opener: once the window shows the sign-in site, the
+ * browser no longer lets this page close it (Chromium logs "Unsafe attempt to initiate navigation"), so the person
+ * closes it; `closeSignInPopup` still closes it while it is ours (the holding screen, e.g. when the start fails).
+ * Every step tolerates a window that is already closed or, when the name was reused, on another origin.
  */
 import { writeHoldingScreen } from './holding-screen.js'
 
@@ -58,7 +60,8 @@ export function navigateSignInPopup(popup: Window, url: string): boolean {
 }
 
 /**
- * Closes the sign-in window if it is still open; ignores a window that is gone or cannot be closed.
+ * Closes the sign-in window if it is still open and still ours (the holding screen); ignores a window that is
+ * gone, or on the sign-in site (the browser refuses: the opener was severed on purpose).
  * @example
  * closeSignInPopup(popup)
  */

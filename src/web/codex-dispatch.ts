@@ -30,6 +30,13 @@ const ROUTES: readonly (readonly ['GET' | 'POST', string, Route])[] = [
   ['POST', '/logout', logoutRoute],
 ]
 
+/**
+ * Every route's method and path (relative to the mount point), for tests that must cover each route, such as the
+ * cross-origin browser matrix: a new route is attacked there as soon as it is added here.
+ */
+export const CODEX_ROUTES: readonly { readonly method: 'GET' | 'POST'; readonly path: string }[] =
+  ROUTES.map(([method, path]) => ({ method, path }))
+
 /** A matched path: the route for its method, or the 405 for another. */
 type Target = { readonly route: Route } | { readonly allow: string }
 

@@ -9,13 +9,10 @@ import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Browser } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { startWebServer, type RunningWebServer } from '../../src/cli/web-server.js'
-import { CODEX_CLIENT_ID } from '../../src/oauth/index.js'
 import { launchChromium } from '../support/browser.js'
-import { useSimulator } from '../support/sim.js'
+import { startWebStack, VICTIM_EMAIL } from './web-fixture.js'
 
 const ARTIFACTS = join(import.meta.dirname, '..', '..', 'test-artifacts')
-const COOKIE_SECRET = 'browser-test-cookie-secret-0123456789abcdef'
 
 let browser: Browser
 beforeAll(async () => {
@@ -25,30 +22,11 @@ afterAll(async () => {
   await browser.close()
 })
 
-async function webAgainst(
-  sim: Awaited<ReturnType<typeof useSimulator>>,
-): Promise<RunningWebServer> {
-  return startWebServer({
-    host: '127.0.0.1',
-    port: 0,
-    loginOrigins: [new URL(sim.issuer).origin],
-    handler: {
-      cookieSecret: COOKIE_SECRET,
-      upstream: {
-        kind: 'chatgpt',
-        issuer: sim.issuer,
-        clientId: CODEX_CLIENT_ID,
-        backendBase: sim.backendBase,
-      },
-    },
-  })
-}
-
 describe('the web demo page in Chromium', () => {
   it('signs in through the popup, streams an answer, and keeps every token out of the page', async () => {
-    const sim = await useSimulator({ accounts: [{ email: 'browser@example.com', plan: 'pro' }] })
-    sim.control.configure({ devicePollIntervalSeconds: 0, streamChunks: 6, streamDelayMs: 30 })
-    const web = await webAgainst(sim)
+    const stack = await startWebStack()
+    const { sim, web } = stack
+    sim.control.configure({ streamChunks: 6, streamDelayMs: 30 })
     const context = await browser.newContext()
     try {
       const page = await context.newPage()
@@ -60,11 +38,11 @@ describe('the web demo page in Chromium', () => {
       const code = await page.getByTestId('codex-auth-user-code').innerText({ timeout: 10_000 })
       expect(code).toMatch(/^[A-Z0-9]{4}-[A-Z0-9]{4,5}$/)
       await popup.fill('#user_code', code)
-      await popup.selectOption('#email', 'browser@example.com')
+      await popup.selectOption('#email', VICTIM_EMAIL)
       await popup.getByRole('button', { name: 'Approve' }).click()
       await popup.getByText('Device approved').waitFor({ timeout: 10_000 })
       // The page learns of the approval from /status alone, then closes the popup.
-      await page.getByText('browser@example.com').waitFor({ timeout: 15_000 })
+      await page.getByText(VICTIM_EMAIL).waitFor({ timeout: 15_000 })
       await page.getByRole('textbox').fill('Say hello to the browser')
       await page.getByRole('button', { name: /send/i }).click()
       const answer = page.getByTestId('codex-auth-answer')
@@ -94,10 +72,10 @@ describe('the web demo page in Chromium', () => {
       expect(issued.length).toBeGreaterThan(3)
       for (const secret of issued) expect(visible).not.toContain(secret)
       // Control: the page's own text is in what was scanned.
-      expect(visible).toContain('browser@example.com')
+      expect(visible).toContain(VICTIM_EMAIL)
     } finally {
       await context.close()
-      await web.close()
+      await stack.close()
     }
   })
 })

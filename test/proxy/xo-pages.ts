@@ -33,6 +33,11 @@ export type Technique = (typeof TECHNIQUES)[number]
 export interface Endpoint {
   method: 'GET' | 'POST'
   path: string
+  /**
+   * The body a POST sends (fetch techniques, sendBeacon, and the `text/plain` form, which splits it at its last `"`
+   * so the form's `=` lands inside a string); a Responses API request when absent.
+   */
+  body?: string
 }
 
 /** One target for the page: where to send, and how to tag requests for the recorder. */
@@ -52,6 +57,12 @@ export interface AttackConfig {
   /** Techniques not run (see the O3 iframe origin in the test). */
   skip: Technique[]
   endpoints: Endpoint[]
+  /**
+   * Headers every fetch technique (T4, T5, T6, T13) adds on top of its own, e.g. a target's static CSRF header and
+   * `content-type: application/json`. In `no-cors` mode (T4, T13) the browser silently drops any that are not
+   * CORS-safelisted, which is the point: the page asks for them anyway. None when absent.
+   */
+  extraHeaders?: Record<string, string>
 }
 
 /** What the page reports for one cell. */
@@ -165,8 +176,17 @@ export const ATTACK_SCRIPT = String.raw`(function () {
       } else {
         element.action = t.http
         element.enctype = enctype
-        if (enctype === 'text/plain') field('{"model":"gpt-5.4","input":"xo","pad":"', '"}')
-        else field('input', 'xo')
+        if (enctype === 'text/plain') {
+          if (ep.body) {
+            var cut = ep.body.lastIndexOf('"')
+            if (cut < 0) cut = ep.body.length
+            field(ep.body.slice(0, cut), ep.body.slice(cut))
+          } else {
+            field('{"model":"gpt-5.4","input":"xo","pad":"', '"}')
+          }
+        } else {
+          field('input', 'xo')
+        }
       }
       document.body.appendChild(element)
       element.submit()
@@ -176,7 +196,8 @@ export const ATTACK_SCRIPT = String.raw`(function () {
   function fetched(init) {
     return async function (t, ep, cfg) {
       var options = init(ep, cfg)
-      if (ep.method === 'POST') options.body = BODY
+      options.headers = Object.assign({}, options.headers, cfg.extraHeaders || {})
+      if (ep.method === 'POST') options.body = ep.body || BODY
       options.method = ep.method
       try {
         var response = await fetch(t.http, options)
@@ -238,8 +259,8 @@ export const ATTACK_SCRIPT = String.raw`(function () {
         setTimeout(function () { popup.close() }, 200)
       }
     },
-    'T10 sendBeacon': function (t) {
-      var queued = navigator.sendBeacon(t.http, BODY)
+    'T10 sendBeacon': function (t, ep) {
+      var queued = navigator.sendBeacon(t.http, ep.body || BODY)
       return { read: false, detail: 'sendBeacon ' + queued + ' (no response API)' }
     },
     'T11 WebSocket': function (t, ep, cfg, note) {

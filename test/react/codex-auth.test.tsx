@@ -76,6 +76,8 @@ describe('<CodexAuth> default UI', () => {
     expect(screen.getByRole('button', { name: 'Copy the code' })).toBeTruthy()
     expect(screen.queryByTestId('codex-auth-login-link')).toBeNull()
     expect(screen.getByTestId('codex-auth-waiting').getAttribute('role')).toBe('status')
+    // The page cannot close a popup whose opener it severed: the person is told to.
+    expect(screen.getByTestId('codex-auth-waiting').textContent).toContain('close the sign-in')
     expect(popups.last().hrefs).toEqual([LOGIN_URL])
 
     const account = await screen.findByTestId('codex-auth-account')
