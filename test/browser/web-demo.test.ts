@@ -77,5 +77,5 @@ describe('the web demo page in Chromium', () => {
       await context.close()
       await stack.close()
     }
-  })
+  }, 60_000)
 })

@@ -37,7 +37,7 @@ import {
   type WebStack,
 } from './web-fixture.js'
 
-const TEST_TIMEOUT = 30_000
+const TEST_TIMEOUT = 60_000
 
 let browser: Browser | undefined
 let attacker: XoServer | undefined

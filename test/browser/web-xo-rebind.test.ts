@@ -41,7 +41,7 @@ import {
 } from './web-fixture.js'
 import { HEADER_TECHNIQUES, attackFrom, cellsOf, label, webTarget } from './web-xo-harness.js'
 
-const TEST_TIMEOUT = 30_000
+const TEST_TIMEOUT = 60_000
 
 interface Servers {
   browser: Browser

@@ -47,7 +47,7 @@ import {
   webTarget,
 } from './web-xo-harness.js'
 
-const TEST_TIMEOUT = 30_000
+const TEST_TIMEOUT = 60_000
 
 interface Origin {
   id: string
