@@ -2,7 +2,7 @@
  * The refusals routes share: no session or a bad one (401, with the cookie cleared so the browser's next
  * `POST /session` starts clean), a session that is not signed in (401), and a rate limit (429 with `Retry-After`).
  */
-import type { SessionGate } from '../session-gate.js'
+import type { LoadedSession, SessionGate } from '../session-gate.js'
 import type { WebRequest } from '../web-answer.js'
 import type { WebSession } from '../web-session.js'
 import { WebRefusal } from '../web-error.js'
@@ -17,7 +17,21 @@ export async function requireLiveSession(
   request: WebRequest,
   gate: SessionGate,
 ): Promise<{ readonly key: string; readonly session: WebSession }> {
-  const loaded = await gate.load(request)
+  return liveSessionOf(await gate.load(request), gate)
+}
+
+/**
+ * The live session of an already loaded cookie.
+ * @throws {WebRefusal} as {@link requireLiveSession}.
+ * @example
+ * const loaded = await gate.load(request)
+ * if (loaded.kind === 'none') return anonymousAnswer()
+ * const { key, session } = liveSessionOf(loaded, gate)
+ */
+export function liveSessionOf(
+  loaded: LoadedSession,
+  gate: SessionGate,
+): { readonly key: string; readonly session: WebSession } {
   if (loaded.kind === 'live') return loaded
   if (loaded.kind === 'none') {
     throw new WebRefusal(401, 'no_session', 'No session: call POST /session first.')

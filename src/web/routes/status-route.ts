@@ -12,13 +12,14 @@ import { jsonAnswer } from '../web-answer.js'
 import type { Route, RouteContext, SharedAnswer } from '../route-context.js'
 import type { WebSession } from '../web-session.js'
 import { publicAccount } from './session-route.js'
-import { requireLiveSession } from './route-guards.js'
+import { liveSessionOf } from './route-guards.js'
 
 /** The route. */
 export const statusRoute: Route = async (request, context) => {
   const { gate } = context
-  if ((await gate.load(request)).kind === 'none') return jsonAnswer({ state: 'logged_out' })
-  const { key, session } = await requireLiveSession(request, gate)
+  const loaded = await gate.load(request)
+  if (loaded.kind === 'none') return jsonAnswer({ state: 'logged_out' })
+  const { key, session } = liveSessionOf(loaded, gate)
   let flight = context.polls.get(key)
   if (flight === undefined) {
     flight = statusOf(key, session, context).finally(() => context.polls.delete(key))
