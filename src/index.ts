@@ -49,6 +49,7 @@ export {
 export * from './store/index.js'
 export * from './tokens/index.js'
 export * from './upstream/index.js'
+export * from './runners/index.js'
 export {
   DEFAULT_MAX_BODY_BYTES,
   startProxy,

@@ -15,7 +15,7 @@
  *   reads every route, sends a run upstream, signs the session out and starts a device sign-in — exactly what
  *   test/browser/web-xo.test.ts requires never to happen from another origin.
  */
-import type { Browser, Cookie, Page } from 'playwright-core'
+import type { Browser, Cookie, Frame, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { WEB_API_BASE } from '../../src/cli/web-server.js'
 import { launchChromium } from '../support/browser.js'
@@ -208,9 +208,11 @@ describe('BR-34: framing the app and its API from an attacker page', () => {
               'new Promise((resolve) => { const frame = document.createElement("iframe"); ' +
               'frame.name = name; frame.onload = resolve; frame.src = src; document.body.appendChild(frame) })))',
           )
-          const frames = new Map(page.frames().map((frame) => [frame.name(), frame]))
+          // Each frame through its own <iframe> element: a blocked frame's error page may not keep its name.
+          const frameNamed = async (name: string): Promise<Frame | undefined> =>
+            (await (await page.$(`iframe[name="${name}"]`))?.contentFrame()) ?? undefined
           for (const [name, url] of Object.entries(framed)) {
-            const frame = frames.get(name)
+            const frame = await frameNamed(name)
             expect(frame, `frame ${name}`).toBeDefined()
             if (frame === undefined) continue
             expect(frame.url(), `${name} frame on ${attackerHost}`).toBe(
@@ -228,7 +230,7 @@ describe('BR-34: framing the app and its API from an attacker page', () => {
             Object.keys(framed).length,
           )
           // Control: a page without frame-ancestors loads in the same attacker page.
-          const recorded = frames.get('control')
+          const recorded = await frameNamed('control')
           expect(recorded?.url(), 'the recorder frame').toBe(control)
           expect(await recorded?.evaluate('document.body.textContent')).toBe('recorded')
           lines.push(`${attackerHost}: ${String(violations.length)} frames blocked, control loaded`)
