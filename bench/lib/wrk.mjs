@@ -10,9 +10,9 @@ import { join } from 'node:path'
 export const WRK = '/usr/bin/wrk'
 export const BODY = '{"model":"gpt-5.4","input":"hi","stream":true}'
 
-/** Writes the Lua script for `headers` into `dir`; answers its path. */
-export function wrkScript(dir, name, headers) {
-  const lines = ['wrk.method = "POST"', `wrk.body = ${luaString(BODY)}`]
+/** Writes the Lua script for `headers` (and a POST `body`, the Responses request by default) into `dir`. */
+export function wrkScript(dir, name, headers, body = BODY) {
+  const lines = ['wrk.method = "POST"', `wrk.body = ${luaString(body)}`]
   for (const [key, value] of Object.entries(headers)) {
     lines.push(`wrk.headers[${luaString(key)}] = ${luaString(value)}`)
   }
