@@ -173,6 +173,14 @@ program
     '--strategy <name>',
     'how to pick among the accounts: sticky (default), round-robin, least-used, pinned',
   )
+  .option(
+    '--agent-runner <kind>',
+    'serve agent/run with this runner: codex-cli (a Codex CLI agent turn) or direct (default: off)',
+  )
+  .option(
+    '--codex-binary <path>',
+    'the codex executable of --agent-runner codex-cli (default: PATH)',
+  )
   .option('--json', 'one JSON event per line')
   .action(async (_options: unknown, command: Command) => {
     const { runServe } = await import('./commands/serve.js')
@@ -188,6 +196,11 @@ program
     '--insecure-localhost-cookie',
     'development only: a session cookie without Secure and without the __Host- prefix',
   )
+  .option(
+    '--runner <kind>',
+    'who answers a run: direct (default, one Responses request) or codex-cli (a Codex CLI agent turn)',
+  )
+  .option('--codex-binary <path>', 'the codex executable of --runner codex-cli (default: PATH)')
   .option('--json', 'print one JSON line {"event":"listening","url"} once it listens')
   .action(async (_options: unknown, command: Command) => {
     const { runWeb } = await import('./commands/web.js')

@@ -126,6 +126,12 @@ export interface CodexCliRunnerOptions {
   readonly lockTimeoutMs?: number
 }
 
+/** What a run lent: the refresh token written into auth.json, and whose ChatGPT account it is. */
+interface LentTokens {
+  readonly refreshToken: Secret
+  readonly chatgptAccountId: string
+}
+
 /** A run's input after checking. */
 interface CheckedInput {
   readonly model: string | null
@@ -268,7 +274,7 @@ export class CodexCliRunner implements Runner {
     const runId = randomUUID()
     const secrets = new Set<string>()
     let scratch: TemporaryCodexHome | null = null
-    let lent: Secret | null = null
+    let lent: LentTokens | null = null
     let proc: ExecProcess | null = null
     let exit: ExecProcessResult | null = null
     let terminal: TerminalRunEvent
@@ -368,7 +374,7 @@ export class CodexCliRunner implements Runner {
     authFile: string,
     secrets: Set<string>,
     runId: string,
-  ): Promise<Secret> {
+  ): Promise<LentTokens> {
     const lockOptions = this.#lockTimeoutMs === undefined ? {} : { timeoutMs: this.#lockTimeoutMs }
     return this.#store.withAccountLock(
       accountId,
@@ -407,7 +413,10 @@ export class CodexCliRunner implements Runner {
             'runner.token_short_lived',
           )
         }
-        return auth.refreshToken
+        return {
+          refreshToken: auth.refreshToken,
+          chatgptAccountId: chatgptAccountIdOf(auth.accessToken) ?? accountId,
+        }
       },
       lockOptions,
     )
@@ -416,7 +425,7 @@ export class CodexCliRunner implements Runner {
   async #readBack(
     accountId: string,
     authFile: string,
-    lent: Secret,
+    lent: LentTokens,
     secrets: Set<string>,
     runId: string,
   ): Promise<void> {
@@ -424,8 +433,9 @@ export class CodexCliRunner implements Runner {
       const { outcome, found } = await readBackTokens({
         store: this.#store,
         accountId,
+        chatgptAccountId: lent.chatgptAccountId,
         authFile,
-        lent,
+        lent: lent.refreshToken,
         ...(this.#lockTimeoutMs === undefined ? {} : { lockTimeoutMs: this.#lockTimeoutMs }),
       })
       if (found !== null) {
@@ -482,6 +492,15 @@ export class CodexCliRunner implements Runner {
       if (this.#binary === found) this.#binary = null
     })
     return found
+  }
+}
+
+/** The ChatGPT account id of an access token (a store may keep the account under an id of its own). */
+function chatgptAccountIdOf(accessToken: Secret): string | null {
+  try {
+    return parseAccessTokenClaims(accessToken).chatgptAccountId
+  } catch {
+    return null
   }
 }
 

@@ -7,7 +7,7 @@
  *
  * 1. `auth.json` is read as a private file (a regular file, not a link, 0600, ours, ≤ 1 MiB) and parsed with the
  *    store's own reader (`importCodexAuth`); a missing, unsafe or unreadable file changes nothing;
- * 2. tokens of another account are ignored (a run lends one account and takes back only that one);
+ * 2. tokens of another ChatGPT account are ignored (a run lends one account and takes back only that one);
  * 3. the same refresh token as lent: nothing to do;
  * 4. a different one: the store is updated **only if it still holds the refresh token that was lent** (compare and
  *    swap in `store.update`). Then the CLI's tokens are the newest of the chain: they replace the stored ones, the
@@ -40,6 +40,11 @@ export interface ReadBackResult {
 export interface ReadBackOptions {
   readonly store: CredentialStore
   readonly accountId: string
+  /**
+   * The ChatGPT account id of the lent tokens (default `accountId`; a store such as the web handler's keeps
+   * accounts under ids of its own).
+   */
+  readonly chatgptAccountId?: string
   /** The run's auth.json. */
   readonly authFile: string
   /** The refresh token written into it before the run. */
@@ -118,7 +123,8 @@ export async function readBackTokens(options: ReadBackOptions): Promise<ReadBack
       const found = await readFound(options.authFile)
       if (typeof found === 'string') return { outcome: found, found: null }
       const { auth } = found
-      if (found.id !== accountId) return { outcome: 'other_account', found: auth }
+      const lentAccount = options.chatgptAccountId ?? accountId
+      if (found.id !== lentAccount) return { outcome: 'other_account', found: auth }
       if (auth.refreshToken.equals(lent)) return { outcome: 'unchanged', found: null }
       let outcome: ReadBackOutcome = 'conflict'
       await store.update(accountId, (current) => {

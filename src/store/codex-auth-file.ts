@@ -312,7 +312,7 @@ export function exportCodexAuth(account: StoredAccount, options: ExportCodexAuth
         id_token: auth.idToken.reveal(),
         access_token: auth.accessToken.reveal(),
         refresh_token: auth.refreshToken.reveal(),
-        account_id: account.id,
+        account_id: chatgptAccountIdOf(account.id, auth.accessToken),
         oauth_provenance: { issuer: options.issuer, client_id: options.clientId },
       },
       last_refresh: new Date(auth.lastRefresh).toISOString(),
@@ -320,6 +320,18 @@ export function exportCodexAuth(account: StoredAccount, options: ExportCodexAuth
     null,
     2,
   )
+}
+
+/**
+ * The ChatGPT account id the CLI must send: the access token's claim (a store may keep the account under an id of
+ * its own, as the web handler does), else the stored id.
+ */
+function chatgptAccountIdOf(id: string, accessToken: Secret): string {
+  try {
+    return parseAccessTokenClaims(accessToken).chatgptAccountId ?? id
+  } catch {
+    return id
+  }
 }
 
 /**

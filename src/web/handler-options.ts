@@ -1,8 +1,9 @@
 /**
  * The options of `createCodexHandler`, checked once at creation (DESIGN.md: configuration is parsed at the edge)
  * into the typed settings the routes use: a cookie secret of at least 32 bytes, exact origins (canonicalised,
- * never patterns), positive limits, an upstream with its clients built. A bad option throws
- * `ERR_INVALID_CONFIG` naming the option and what to do; nothing starts half-configured.
+ * never patterns), positive limits, an upstream with its clients built, and the runner of `POST /run/stream`
+ * (the direct upstream request, or a `CodexCliRunner` built over the handler's own store, issuer and backend). A
+ * bad option throws `ERR_INVALID_CONFIG` naming the option and what to do; nothing starts half-configured.
  */
 import {
   BrokerError,
@@ -18,6 +19,7 @@ import {
   DEFAULT_ORIGINATOR,
   type IssuerConfig,
 } from '../oauth/index.js'
+import { CodexCliRunner, type CodexCliRunnerOptions, type Runner } from '../runners/index.js'
 import { type CredentialStore, MemoryCredentialStore } from '../store/index.js'
 import { TokenManager } from '../tokens/index.js'
 import {
@@ -61,6 +63,24 @@ export type WebUpstreamOptions =
       readonly apiBase?: string
     }
 
+/**
+ * The settings of the `codex-cli` runner the handler builds (the rest comes from the handler: its credential
+ * store, issuer, backend, clock and logger; the time limit is `maxRunMs`). `searchPath` is the child's `PATH`,
+ * also searched for `codex`: the handler never reads `process.env`, so pass `process.env.PATH` if you want it.
+ */
+export type WebCodexCliRunnerOptions = Pick<
+  CodexCliRunnerOptions,
+  | 'binary'
+  | 'searchPath'
+  | 'packageFrom'
+  | 'sandbox'
+  | 'lang'
+  | 'maxStdoutBytes'
+  | 'maxStderrBytes'
+  | 'tempDir'
+  | 'lockTimeoutMs'
+>
+
 /** Options of `createCodexHandler`. */
 export interface CodexHandlerOptions {
   /** Signs the session cookie: at least 32 bytes (e.g. `openssl rand -base64 48`). */
@@ -91,6 +111,14 @@ export interface CodexHandlerOptions {
   readonly rateLimitRedis?: { readonly client: unknown; readonly keyPrefix?: string }
   /** Where runs go (default: each user's ChatGPT sign-in against the real services). */
   readonly upstream?: WebUpstreamOptions
+  /**
+   * Who answers `POST /run/stream` (default `'direct'`: one Responses request per run). `'codex-cli'` runs each
+   * signed-in session's account through a full Codex CLI agent turn (docs/runners.md; ChatGPT upstream only, no
+   * working directory from the browser); a `Runner` is used as given (ChatGPT upstream only).
+   */
+  readonly runner?: 'direct' | 'codex-cli' | Runner
+  /** With `runner: 'codex-cli'`: where the `codex` binary is and how runs are limited. */
+  readonly codexCliRunner?: WebCodexCliRunnerOptions
   /** The models a browser may ask for; the first is the default (default `gpt-5.4`, `gpt-5.4-mini`). */
   readonly models?: readonly string[]
   /** The instructions sent with every run. */
@@ -123,6 +151,8 @@ export interface HandlerSettings {
   readonly tokens: TokenManager | null
   readonly issuer: IssuerConfig | null
   readonly runUpstream: RunUpstream
+  /** The runner of `POST /run/stream`; null for the direct path through `runUpstream`. */
+  readonly runner: Runner | null
   readonly rateLimits: WebRateLimits
   readonly models: readonly string[]
   readonly instructions: string
@@ -193,6 +223,52 @@ function limitsOf(options: CodexHandlerOptions): Record<LimitedRoute, RouteRateL
   return { loginStart: pick('loginStart'), run: pick('run') }
 }
 
+function isRunner(value: unknown): value is Runner {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as { run?: unknown }).run === 'function'
+  )
+}
+
+/** The runner of the options, built over the handler's own services; null for the direct path. */
+function runnerOf(
+  options: CodexHandlerOptions,
+  chatgpt: { readonly issuer: IssuerConfig; readonly backendBase: string } | null,
+  shared: {
+    readonly store: CredentialStore
+    readonly clock: Clock
+    readonly logger: Logger
+    readonly maxRunMs: number
+  },
+): Runner | null {
+  const runner = options.runner ?? 'direct'
+  if (options.codexCliRunner !== undefined && runner !== 'codex-cli') {
+    throw invalid('codexCliRunner', "is set, but runner is not 'codex-cli'.")
+  }
+  if (runner === 'direct') return null
+  if (runner !== 'codex-cli' && !isRunner(runner)) {
+    throw invalid('runner', "must be 'direct', 'codex-cli' or a Runner.")
+  }
+  if (chatgpt === null) {
+    throw invalid(
+      'runner',
+      `${runner === 'codex-cli' ? "'codex-cli'" : 'a Runner'} needs the ChatGPT upstream: a runner runs a session's own signed-in account, and with upstream.kind 'apiKey' sessions have none.`,
+      "Use runner: 'direct' (the default) with an API key, or upstream.kind 'chatgpt'.",
+    )
+  }
+  if (runner !== 'codex-cli') return runner
+  return new CodexCliRunner({
+    ...options.codexCliRunner,
+    store: shared.store,
+    issuer: chatgpt.issuer,
+    backendBase: chatgpt.backendBase,
+    clock: shared.clock,
+    logger: shared.logger,
+    timeoutMs: Math.ceil(shared.maxRunMs),
+  })
+}
+
 /**
  * Checks the options and builds what the routes need.
  * @throws {BrokerError} `ERR_INVALID_CONFIG` naming the bad option.
@@ -211,31 +287,45 @@ export function resolveHandlerOptions(options: CodexHandlerOptions): HandlerSett
     options.publicOrigins === undefined ? null : origins('publicOrigins', options.publicOrigins)
   const credentials = options.credentialStore ?? new MemoryCredentialStore()
   const upstream = options.upstream ?? { kind: 'chatgpt' }
+  const maxPromptBytes = positive('maxPromptBytes', options.maxPromptBytes, 32 * 1024)
+  const maxRunMs = positive('maxRunMs', options.maxRunMs, 10 * 60_000)
+  const issuer: IssuerConfig | null =
+    upstream.kind === 'chatgpt'
+      ? {
+          issuer: upstream.issuer ?? DEFAULT_ISSUER,
+          clientId: upstream.clientId ?? CODEX_CLIENT_ID,
+          ...(upstream.fetch === undefined ? {} : { fetch: upstream.fetch }),
+        }
+      : null
+  const backendBase =
+    (upstream.kind === 'chatgpt' ? upstream.backendBase : undefined) ?? DEFAULT_BACKEND_URL
+  // Checked before any client is made, so a refused runner leaves nothing open.
+  const runner = runnerOf(options, issuer === null ? null : { issuer, backendBase }, {
+    store: credentials,
+    clock,
+    logger,
+    maxRunMs,
+  })
   let tokens: TokenManager | null = null
-  let issuer: IssuerConfig | null = null
   let runUpstream: RunUpstream
   let close: () => Promise<void>
-  if (upstream.kind === 'chatgpt') {
-    issuer = {
-      issuer: upstream.issuer ?? DEFAULT_ISSUER,
-      clientId: upstream.clientId ?? CODEX_CLIENT_ID,
-      ...(upstream.fetch === undefined ? {} : { fetch: upstream.fetch }),
-    }
+  if (upstream.kind === 'chatgpt' && issuer !== null) {
     tokens = new TokenManager({ store: credentials, issuer, clock, logger })
     const backend = new CodexBackend({
-      backendBase: upstream.backendBase ?? DEFAULT_BACKEND_URL,
+      backendBase,
       identity: upstream.identity ?? { originator: DEFAULT_ORIGINATOR, version: '0.0.0' },
     })
     runUpstream = chatgptRunUpstream(tokens, backend)
     close = () => backend.close()
-  } else {
+  } else if (upstream.kind === 'apiKey') {
     const apiKey = Secret.from(upstream.apiKey)
     if (apiKey.reveal().trim() === '') throw invalid('upstream.apiKey', 'is empty.')
     const api = new OpenAIApi({ apiBase: upstream.apiBase ?? DEFAULT_API_URL })
     runUpstream = apiKeyRunUpstream(api, apiKey)
     close = () => api.close()
+  } else {
+    throw invalid('upstream.kind', "must be 'chatgpt' or 'apiKey'.")
   }
-  const maxPromptBytes = positive('maxPromptBytes', options.maxPromptBytes, 32 * 1024)
   return {
     signer,
     basePath: basePathOf(options.basePath),
@@ -248,6 +338,7 @@ export function resolveHandlerOptions(options: CodexHandlerOptions): HandlerSett
     tokens,
     issuer,
     runUpstream,
+    runner,
     rateLimits: new WebRateLimits({
       limits: limitsOf(options),
       ...(options.rateLimitRedis === undefined
@@ -266,7 +357,7 @@ export function resolveHandlerOptions(options: CodexHandlerOptions): HandlerSett
     maxBodyBytes: maxPromptBytes * 6 + 1024,
     idleTimeoutMs: positive('idleTimeoutMs', options.idleTimeoutMs, 30 * 60_000),
     absoluteTimeoutMs: positive('absoluteTimeoutMs', options.absoluteTimeoutMs, 12 * 3_600_000),
-    maxRunMs: positive('maxRunMs', options.maxRunMs, 10 * 60_000),
+    maxRunMs,
     clearSiteData: options.clearSiteData ?? '"cache"',
     clock,
     logger,

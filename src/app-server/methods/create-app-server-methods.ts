@@ -1,5 +1,6 @@
 /**
- * Every method of the app-server in one map: `initialize`, the `account/*` methods and `responses/*`. The
+ * Every method of the app-server in one map: `initialize`, the `account/*` methods, `responses/*` and
+ * `agent/run` (sharing one in-flight table, so `responses/cancel` cancels either). The
  * sign-ins in flight belong to the returned object; `close()` cancels them (each broadcasts its
  * `account/login/completed` with `success: false`) and resolves once they have ended and released their ports.
  */
@@ -8,9 +9,11 @@ import { createAccountLoginMethods } from './account-login.js'
 import { createAccountLogoutMethods } from './account-logout.js'
 import { createAccountRateLimitsMethods } from './account-rate-limits.js'
 import { createAccountReadMethods } from './account-read.js'
+import { createAgentMethods } from './agent-methods.js'
 import { createInitializeMethod } from './initialize.js'
 import { LoginSessions } from './login-sessions.js'
 import { createResponsesMethods } from './responses-methods.js'
+import { ResponseRuns } from './responses-runs.js'
 import type { AppServerServices } from './services.js'
 
 /** The methods of an app-server and the end of their background work. */
@@ -36,13 +39,15 @@ export function createAppServerMethods(services: AppServerServices): AppServerMe
     ...(services.loginTimeoutMs === undefined ? {} : { timeoutMs: services.loginTimeoutMs }),
     ...(services.clock === undefined ? {} : { clock: services.clock }),
   })
+  const runs = new ResponseRuns()
   const entries: [string, RpcMethod][] = Object.entries({
     initialize: createInitializeMethod(),
     ...createAccountReadMethods(services),
     ...createAccountLoginMethods(services, sessions),
     ...createAccountLogoutMethods(services),
     ...createAccountRateLimitsMethods(services),
-    ...createResponsesMethods(services),
+    ...createResponsesMethods(services, { runs }),
+    ...createAgentMethods(services, runs),
   })
   return {
     methods: new Map(entries),

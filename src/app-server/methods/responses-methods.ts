@@ -7,7 +7,8 @@
  * that ends without a terminal event, and a failure before the first event, are `-32000` errors whose message and
  * `data` come from the broker's public error (code, `retryAfterSeconds`), never from an upstream body or a token.
  * `responses/cancel` (by JSON-RPC id or `runId`, on the same connection only) and the connection closing abort
- * the upstream request at once and answer the create with `-32800 Request cancelled.`
+ * the upstream request at once and answer the create with `-32800 Request cancelled.` The in-flight table may be
+ * shared (`options.runs`): the app-server shares it with `agent/run`, so `responses/cancel` cancels those too.
  */
 import { PoolExhaustedError } from '../../accounts/index.js'
 import { isBrokerError, toPublicError } from '../../lib/index.js'
@@ -59,9 +60,9 @@ interface CreateParams {
  */
 export function createResponsesMethods(
   services: AppServerServices,
-  options: { readonly maxRunsPerConnection?: number } = {},
+  options: { readonly maxRunsPerConnection?: number; readonly runs?: ResponseRuns } = {},
 ): Record<string, RpcMethod> {
-  const runs = new ResponseRuns(options.maxRunsPerConnection)
+  const runs = options.runs ?? new ResponseRuns(options.maxRunsPerConnection)
   return {
     'responses/create': {
       handle: (params, context) => create(services, runs, params, context),

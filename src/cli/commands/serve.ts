@@ -4,22 +4,28 @@
  * ws-auth-flags.ts): without `--ws-auth` only on loopback, with a banner saying that any local process may
  * connect. `responses/create` goes to the signed-in ChatGPT accounts through the same pool as `proxy`; with no
  * account signed in yet it starts anyway — a client can sign in with `account/login/start`, and the pool, which
- * re-reads the store, picks the new account up. No token is ever printed.
+ * re-reads the store, picks the new account up. `--agent-runner codex-cli` (or `direct`) serves `agent/run` with
+ * that runner (docs/runners.md; `--codex-binary` names the CLI, else it is looked for on `PATH`); without it the
+ * method answers that no runner is configured. No token is ever printed.
  */
 import { z } from 'zod'
 import { createAppServerMethods } from '../../app-server/methods/create-app-server-methods.js'
 import { startAppServer } from '../../app-server/server/start-app-server.js'
 import { DEFAULT_ORIGINATOR } from '../../oauth/index.js'
+import { CodexCliRunner, DirectRunner, type Runner } from '../../runners/index.js'
 import { resolveEnvironment } from '../environment.js'
 import { parseOptions, untilStopSignal } from '../options.js'
 import { CliOutput } from '../output.js'
 import { codexBackendFor, openAccountPool, strategyOption } from '../pool-upstream.js'
+import { codexCliLocation, runnerKindOption } from '../runner-flags.js'
 import { openServices } from '../services.js'
 import { VERSION } from '../version.js'
 import { loadWsAuth, planWsListen } from '../ws-auth-flags.js'
 
 const serveOptions = z.object({
   strategy: strategyOption.optional(),
+  agentRunner: runnerKindOption.optional(),
+  codexBinary: z.string().min(1).optional(),
   json: z.boolean().optional(),
 })
 
@@ -29,6 +35,7 @@ export async function runServe(flags: Record<string, unknown>): Promise<void> {
   const closers: (() => Promise<void>)[] = []
   try {
     const options = parseOptions(serveOptions, flags)
+    const located = codexCliLocation('--agent-runner', options.agentRunner, options.codexBinary)
     const plan = planWsListen(flags)
     const env = resolveEnvironment(flags)
     const auth = await loadWsAuth(plan.auth)
@@ -42,6 +49,17 @@ export async function runServe(flags: Record<string, unknown>): Promise<void> {
       strategy: options.strategy,
     })
     closers.push(() => pool.close())
+    let agentRunner: Runner | undefined
+    if (options.agentRunner === 'codex-cli') {
+      agentRunner = new CodexCliRunner({
+        store,
+        issuer,
+        backendBase: env.backendBase,
+        ...located,
+      })
+    } else if (options.agentRunner === 'direct') {
+      agentRunner = new DirectRunner({ tokens, backend })
+    }
     const methods = createAppServerMethods({
       store,
       tokens,
@@ -50,6 +68,7 @@ export async function runServe(flags: Record<string, unknown>): Promise<void> {
       identity: { originator: DEFAULT_ORIGINATOR, version: VERSION },
       upstream: { kind: 'pool', pool, tokens, backend },
       pool,
+      ...(agentRunner === undefined ? {} : { agentRunner }),
     })
     closers.unshift(() => methods.close())
     const server = await startAppServer({
@@ -69,6 +88,7 @@ export async function runServe(flags: Record<string, unknown>): Promise<void> {
     )
     if (auth.kind === 'none') process.stderr.write(openLoopbackBanner(server.url))
     else if (!plan.loopback) process.stderr.write(nonLoopbackBanner(server.url))
+    if (agentRunner !== undefined) out.note(`agent/run uses the ${agentRunner.kind} runner`)
     out.event('listening', { url: server.url, port: server.port, auth: plan.auth.kind })
     out.say(`listening on ${server.url}`)
     await Promise.race([untilStopSignal(), server.closed])

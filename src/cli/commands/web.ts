@@ -3,7 +3,8 @@
  * against the configured endpoints (the real OpenAI services by default; `--issuer`/`--backend-url` point it at a
  * simulator). Each browser signs in with the device code in a popup; its tokens live in this process's memory and
  * are gone when it stops. The cookie secret is fresh per launch. `--json` prints one line `{"url": …}` once it
- * listens. Ctrl-C or SIGTERM stops it.
+ * listens. `--runner codex-cli` answers each run with a full Codex CLI agent turn instead of one Responses request
+ * (docs/runners.md; `--codex-binary` names the CLI, else it is looked for on `PATH`). Ctrl-C or SIGTERM stops it.
  */
 import { randomBytes } from 'node:crypto'
 import { z } from 'zod'
@@ -13,6 +14,7 @@ import { isLoopbackHostname } from '../../web/request-origin.js'
 import { resolveEnvironment } from '../environment.js'
 import { parseOptions, portOption, untilStopSignal } from '../options.js'
 import { CliOutput } from '../output.js'
+import { codexCliLocation, runnerKindOption } from '../runner-flags.js'
 import { VERSION } from '../version.js'
 import { startWebServer } from '../web-server.js'
 
@@ -21,6 +23,8 @@ const webOptions = z.object({
   host: z.string().optional(),
   json: z.boolean().optional(),
   insecureLocalhostCookie: z.boolean().optional(),
+  runner: runnerKindOption.optional(),
+  codexBinary: z.string().min(1).optional(),
 })
 
 /** Runs `codex-broker web`. */
@@ -29,6 +33,7 @@ export async function runWeb(flags: Record<string, unknown>): Promise<void> {
   let close: (() => Promise<void>) | null = null
   try {
     const options = parseOptions(webOptions, flags)
+    const located = codexCliLocation('--runner', options.runner, options.codexBinary)
     const host = options.host ?? '127.0.0.1'
     const bare = host.replace(/^\[|\]$/g, '')
     if (!isLoopbackHostname(bare.includes(':') ? `[${bare}]` : bare)) {
@@ -51,6 +56,8 @@ export async function runWeb(flags: Record<string, unknown>): Promise<void> {
           identity: { originator: DEFAULT_ORIGINATOR, version: VERSION },
         },
         insecureLocalhostCookie: options.insecureLocalhostCookie ?? false,
+        runner: options.runner ?? 'direct',
+        ...(options.runner === 'codex-cli' ? { codexCliRunner: located } : {}),
       },
     })
     close = server.close

@@ -5,12 +5,16 @@
  * run per session across every instance (409). The upstream request is opened before the 200 is sent, so a
  * failure to start (the user's quota, an expired sign-in) is a plain JSON error with its status; a sign-in the
  * issuer no longer honours also ends the session's sign-in. The browser going away aborts the upstream at once.
+ * With a runner configured (`runner: 'codex-cli'` or a `Runner`), the same checks and the same slot apply, and the
+ * session's account runs through the runner instead (runner-run-stream.ts): the 200 goes out at once, a failure
+ * to start is the stream's `error` line, and one that means the sign-in is gone also ends the session's sign-in.
  */
 import { z } from 'zod'
 import { isBrokerError } from '../../lib/index.js'
 import { readJsonBody } from '../json-body.js'
 import { runEventStream } from '../ndjson-run-stream.js'
 import type { Route, RouteContext } from '../route-context.js'
+import { runnerEventStream } from '../runner-run-stream.js'
 import type { WebAnswer, WebRequest } from '../web-answer.js'
 import { WebRefusal } from '../web-error.js'
 import { requireLiveSession, tooManyRequests } from './route-guards.js'
@@ -25,6 +29,11 @@ const SIGN_IN_LOST = [
   'ERR_REFRESH_REVOKED',
   'ERR_NOT_FOUND',
 ] as const
+
+/** The same, as the `code` of a runner's `error` event. */
+const SIGN_IN_LOST_EVENT_CODES: ReadonlySet<string> = new Set(
+  SIGN_IN_LOST.map((code) => code.replace(/^ERR_/, '').toLowerCase()),
+)
 
 /** The route. */
 export const runRoute: Route = async (request, context) => {
@@ -98,6 +107,35 @@ async function startRun(
       settings.logger.warn({ event: 'web.run.release_failed', err: error }, 'run slot not released')
     })
   }
+  const { runner } = settings
+  if (runner !== null) {
+    if (run.credentialId === null) throw new Error('a runner needs the session credential id')
+    const credentialId = run.credentialId
+    settings.logger.info(
+      { event: 'web.run.started', model: run.input.model, runner: runner.kind },
+      'run started',
+    )
+    const events = runner.run({
+      accountId: credentialId,
+      prompt: run.input.prompt,
+      model: run.input.model,
+      signal: controller.signal,
+    })
+    const body = runnerEventStream(
+      events,
+      () => {
+        controller.abort(new Error('The browser went away.'))
+      },
+      (terminal) => {
+        finish()
+        if (terminal?.type !== 'error' || !SIGN_IN_LOST_EVENT_CODES.has(terminal.code)) return
+        signOutLost(run.key, credentialId, { settings, gate }).catch((error: unknown) => {
+          settings.logger.warn({ event: 'web.run.sign_out_failed', err: error }, 'sign-out failed')
+        })
+      },
+    )
+    return ndjsonAnswer(body)
+  }
   let answer
   try {
     answer = await settings.runUpstream.open(run.credentialId, run.input, controller.signal)
@@ -117,6 +155,10 @@ async function startRun(
     },
     finish,
   )
+  return ndjsonAnswer(body)
+}
+
+function ndjsonAnswer(body: ReadableStream<Uint8Array>): WebAnswer {
   return {
     status: 200,
     headers: {
