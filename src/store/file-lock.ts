@@ -15,7 +15,7 @@
  * never removed. A `.recover` file left by a recoverer that crashed is removed after `RECOVER_STALE_MS`.
  */
 import { randomBytes } from 'node:crypto'
-import { open, unlink } from 'node:fs/promises'
+import { link, open, unlink } from 'node:fs/promises'
 import { hostname as osHostname } from 'node:os'
 import { dirname, resolve } from 'node:path'
 import {
@@ -161,31 +161,51 @@ async function observe(path: string): Promise<Observed | null> {
   }
 }
 
-/** Creates the lock file; answers false when it already exists. */
+/**
+ * Creates the lock file with its holder already in it; answers false when it already exists. The holder is written
+ * to a private temporary file first, which is then hard-linked to the lock path (`link` fails with EEXIST when the
+ * lock exists): a process killed at any point never leaves an empty lock file behind, which others could only
+ * recognise as abandoned after the whole stale time. Where hard links are not supported, the lock file is created
+ * exclusively and written in place.
+ */
 async function tryCreate(path: string, holder: FileLockHolder): Promise<boolean> {
-  let handle
+  const content = JSON.stringify({
+    pid: holder.pid,
+    hostname: holder.hostname,
+    acquiredAt: new Date(holder.acquiredAt).toISOString(),
+    token: holder.token,
+  })
+  const temp = `${path}.${holder.token}.tmp`
+  await writeExclusive(temp, content)
   try {
-    handle = await open(path, CREATE_FLAGS, 0o600)
+    await link(temp, path)
+    return true
+  } catch (error) {
+    if (hasErrnoCode(error, 'EEXIST')) return false
+    if (!hasErrnoCode(error, 'EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS')) throw error
+  } finally {
+    await unlink(temp).catch(() => undefined)
+  }
+  try {
+    await writeExclusive(path, content)
+    return true
   } catch (error) {
     if (hasErrnoCode(error, 'EEXIST')) return false
     throw error
   }
+}
+
+/** Creates `path` (0600, never through a link) holding `content`; removes it again if the write fails. */
+async function writeExclusive(path: string, content: string): Promise<void> {
+  const handle = await open(path, CREATE_FLAGS, 0o600)
   try {
-    await handle.writeFile(
-      JSON.stringify({
-        pid: holder.pid,
-        hostname: holder.hostname,
-        acquiredAt: new Date(holder.acquiredAt).toISOString(),
-        token: holder.token,
-      }),
-    )
+    await handle.writeFile(content)
   } catch (error) {
     await handle.close().catch(() => undefined)
     await unlink(path).catch(() => undefined)
     throw error
   }
   await handle.close()
-  return true
 }
 
 function isStale(observed: Observed, context: Context, staleMs: number): boolean {

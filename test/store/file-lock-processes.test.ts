@@ -25,6 +25,9 @@ if (mode === 'hold') {
   await acquireFileLock(lockPath)
   process.stdout.write('held\\n')
   setInterval(() => undefined, 1000)
+} else if (mode === 'churn') {
+  process.stdout.write('ready\\n')
+  for (;;) await withFileLock(lockPath, async () => undefined, { timeoutMs: 30000 })
 } else {
   for (let i = 0; i < Number(rounds); i++) {
     await withFileLock(lockPath, async () => {
@@ -68,6 +71,41 @@ describe('file lock across processes', () => {
       expect(enter?.[0]).toBe('enter')
       expect(exit).toEqual(['exit', enter?.[1]])
     }
+  })
+
+  it('a lock file is never seen without its holder, and a holder killed at any moment is recovered at once', async () => {
+    const dir = await makeTempDir()
+    const lockPath = join(dir, 'locks', 'account.lock')
+    let held = 0
+    let empty = 0
+    for (let round = 0; round < 8; round += 1) {
+      const child = spawn(process.execPath, [join(bundleDir, 'worker.mjs'), 'churn', lockPath], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      })
+      await new Promise<void>((resolve) => {
+        child.stdout.once('data', () => {
+          resolve()
+        })
+      })
+      // Read the lock file as fast as possible while the child takes and releases it in a loop.
+      const until = Date.now() + 150 + round * 20
+      while (Date.now() < until) {
+        const text = await readFile(lockPath, 'utf8').catch(() => null)
+        if (text === null) continue
+        if (text.includes('"pid"')) held += 1
+        else empty += 1
+      }
+      const exited = new Promise((resolve) => child.on('exit', resolve))
+      child.kill('SIGKILL')
+      await exited
+      const started = Date.now()
+      const lock = await acquireFileLock(lockPath, { timeoutMs: 2_000 })
+      expect(Date.now() - started).toBeLessThan(1_000)
+      await lock.release()
+    }
+    // Control: the reads did catch the lock held; none caught it created but not yet written.
+    expect(held).toBeGreaterThan(0)
+    expect(empty).toBe(0)
   })
 
   it('a holder killed with SIGKILL leaves a lock the next process recovers at once', async () => {
