@@ -147,7 +147,7 @@ function invalid(message: string): BrokerError {
  *
  * @example
  * const runner = new CodexCliRunner({ store, issuer: { issuer: DEFAULT_ISSUER, clientId: CODEX_CLIENT_ID },
- *   backendBase: DEFAULT_BACKEND_URL, searchPath: process.env.PATH ?? '/usr/bin:/bin' })
+ *   backendBase: DEFAULT_BACKEND_URL, searchPath: pathFromYourConfig })
  * for await (const event of runner.run({ accountId, prompt: 'List the files here', cwd, signal })) {
  *   if (event.type === 'text') process.stdout.write(event.delta)
  * }

@@ -36,7 +36,13 @@ export interface DirectRunnerOptions {
   readonly instructions?: string
 }
 
-function terminalOf(event: TerminalResponseEvent): TerminalRunEvent {
+/**
+ * The run event that ends a Responses stream: `done` with its usage, or an `error` for a failed or incomplete
+ * answer (a fixed message; the upstream's own text is never passed on). The web handler's NDJSON uses it too.
+ * @example
+ * if (isTerminalEvent(event)) yield terminalRunEvent(event)
+ */
+export function terminalRunEvent(event: TerminalResponseEvent): TerminalRunEvent {
   const { response } = event
   if (event.type === 'response.completed') return { type: 'done', usage: response.usage ?? null }
   if (event.type === 'response.incomplete') {
@@ -82,13 +88,13 @@ export class DirectRunner implements Runner {
         const next = await events.next()
         if (next.done === true) {
           finished = true
-          yield terminalOf(next.value)
+          yield terminalRunEvent(next.value)
           return
         }
         const event = next.value
         if (isTerminalEvent(event)) {
           finished = true
-          yield terminalOf(event)
+          yield terminalRunEvent(event)
           return
         }
         if (event.type === 'response.output_text.delta' && event.delta !== '') {

@@ -19,6 +19,7 @@ export {
   DEFAULT_DIRECT_MODEL,
   DirectRunner,
   type DirectRunnerOptions,
+  terminalRunEvent,
 } from './direct-runner.js'
 export {
   CLI_REFRESH_WINDOW_MS,

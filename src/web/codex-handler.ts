@@ -40,7 +40,7 @@ export function openCodexDispatch(options: CodexHandlerOptions): {
  * Creates the handler.
  * @throws {BrokerError} `ERR_INVALID_CONFIG` for a bad option (e.g. a cookie secret under 32 bytes).
  * @example
- * const handler = createCodexHandler({ cookieSecret: process.env.COOKIE_SECRET ?? '', basePath: '/api/codex' })
+ * const handler = createCodexHandler({ cookieSecret, basePath: '/api/codex' })
  * // Next.js: export const POST = handler; export const GET = handler
  * @see https://datatracker.ietf.org/doc/html/draft-ietf-oauth-browser-based-apps#section-6.1
  */

@@ -66,7 +66,7 @@ export type WebUpstreamOptions =
 /**
  * The settings of the `codex-cli` runner the handler builds (the rest comes from the handler: its credential
  * store, issuer, backend, clock and logger; the time limit is `maxRunMs`). `searchPath` is the child's `PATH`,
- * also searched for `codex`: the handler never reads `process.env`, so pass `process.env.PATH` if you want it.
+ * also searched for `codex`: the handler never reads the environment, so pass the `PATH` your program read if you want it.
  */
 export type WebCodexCliRunnerOptions = Pick<
   CodexCliRunnerOptions,
@@ -273,7 +273,7 @@ function runnerOf(
  * Checks the options and builds what the routes need.
  * @throws {BrokerError} `ERR_INVALID_CONFIG` naming the bad option.
  * @example
- * const settings = resolveHandlerOptions({ cookieSecret: process.env.COOKIE_SECRET ?? '' })
+ * const settings = resolveHandlerOptions({ cookieSecret })
  */
 export function resolveHandlerOptions(options: CodexHandlerOptions): HandlerSettings {
   const clock = options.clock ?? systemClock

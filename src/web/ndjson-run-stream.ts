@@ -6,12 +6,8 @@
  * cancel (the browser went away) aborts the upstream request at once.
  */
 import { isBrokerError, toPublicError } from '../lib/index.js'
-import {
-  isTerminalEvent,
-  type ResponseEvent,
-  type TerminalResponseEvent,
-  type UpstreamResponse,
-} from '../upstream/index.js'
+import { isTerminalEvent, type ResponseEvent, type UpstreamResponse } from '../upstream/index.js'
+import { terminalRunEvent } from '../runners/index.js'
 import { publicCode } from './web-error.js'
 
 /** One line of the stream. */
@@ -24,20 +20,6 @@ const encoder = new TextEncoder()
 
 function line(event: RunStreamEvent): Uint8Array {
   return encoder.encode(`${JSON.stringify(event)}\n`)
-}
-
-function terminalLine(event: TerminalResponseEvent): RunStreamEvent {
-  const { response } = event
-  if (event.type === 'response.completed') return { type: 'done', usage: response.usage ?? null }
-  if (event.type === 'response.incomplete') {
-    const reason = response.incomplete_details?.reason ?? 'unknown'
-    return {
-      type: 'error',
-      code: 'response_incomplete',
-      message: `The answer is incomplete (${reason}).`,
-    }
-  }
-  return { type: 'error', code: 'response_failed', message: 'The model could not answer.' }
 }
 
 function textOf(event: ResponseEvent): string | null {
@@ -68,11 +50,11 @@ export function runEventStream(
           for (;;) {
             const next = await events.next()
             if (next.done === true) {
-              controller.enqueue(line(terminalLine(next.value)))
+              controller.enqueue(line(terminalRunEvent(next.value)))
               break
             }
             if (isTerminalEvent(next.value)) {
-              controller.enqueue(line(terminalLine(next.value)))
+              controller.enqueue(line(terminalRunEvent(next.value)))
               break
             }
             const delta = textOf(next.value)

@@ -31,7 +31,7 @@ return 0`
 /**
  * The Redis store.
  * @example
- * const client = await createClient({ url: process.env.REDIS_URL }).connect()
+ * const client = await createClient({ url: redisUrl }).connect()
  * const sessionStore = new RedisSessionStore({ client, encryption: EncryptionKey.parse(key, 'SESSION_KEY') })
  */
 export class RedisSessionStore implements SessionStore {

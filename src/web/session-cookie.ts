@@ -38,7 +38,7 @@ export function newSessionId(): string {
 /**
  * Signs and verifies session cookie values.
  * @example
- * const signer = new SessionCookieSigner(Secret.from(process.env.COOKIE_SECRET ?? ''))
+ * const signer = new SessionCookieSigner(Secret.from(cookieSecret))
  * const value = signer.sign(newSessionId())
  * signer.verify(value) // the id, or null for anything forged, truncated or extended
  */

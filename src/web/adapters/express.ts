@@ -25,7 +25,7 @@ export type CodexRouter = ((
  * import express from 'express'
  * import { createCodexRouter } from 'codex-broker/express'
  * const app = express()
- * app.use('/api/codex', createCodexRouter({ cookieSecret: process.env.COOKIE_SECRET ?? '' }))
+ * app.use('/api/codex', createCodexRouter({ cookieSecret }))
  */
 export function createCodexRouter(options: CodexHandlerOptions): CodexRouter {
   const { dispatch, close } = openCodexDispatch({ ...options, basePath: '' })

@@ -16,7 +16,7 @@ import { toFetchResponse } from '../web-answer.js'
 import { basePath } from 'hono/route'
  * import { createCodexRoutes } from 'codex-broker/hono'
  * const app = new Hono()
- * app.route('/api/codex', createCodexRoutes({ cookieSecret: process.env.COOKIE_SECRET ?? '' }))
+ * app.route('/api/codex', createCodexRoutes({ cookieSecret }))
  */
 export function createCodexRoutes(
   options: CodexHandlerOptions,
